@@ -1,0 +1,457 @@
+"""The table of checks: for each graded function, what is checked, how, and whether it is public.
+
+Kinds: fixed (the notebook's visible cases), property (Hypothesis differential tests against
+the reference, or statistical properties for dropout), gradient (backward against centred
+differences of the submission's own forward), invariant (facts that need no reference).
+Public checks (everything but the differential ones) are what `grader check` runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from grader import fixed_cases, strategies as gen
+from grader.compare import (FIXED_CASE_REL_ERROR, RTOL, Mismatch, compare_outputs, compare_value, rel_error)
+from grader.functions import GRADIENTS, PROBES, RULES, ContractError, Namespace, as_array, fresh, unpack
+from grader.hints import describe, name_the_bug
+from grader.sandbox import SubmissionError
+
+GRADIENT_RTOL = 1e-5
+SEEN_FOR_DIAGNOSIS = 40
+
+
+@dataclass
+class Outcome:
+    status: str                        # passed | failed | error
+    message: str = ""
+    counterexample: Any = None
+    hint: str | None = None
+
+
+@dataclass
+class Context:
+    submission: Namespace              # the submission's functions, in the reference's conventions
+    reference: Namespace | None        # None for the public self-check
+    examples: int = 25                 # Hypothesis examples per property check
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    function: str
+    kind: str
+    description: str
+    run: Callable[[Context], Outcome] = field(repr=False)
+    public: bool = True
+
+
+class Failure(Exception):
+    """A counterexample: the case, what went wrong, and the submission's outputs if any."""
+    def __init__(self, case: dict, message: str, got: dict | None = None, hint: str | None = None,
+                 error: bool = False):
+        super().__init__(message)
+        self.case, self.message, self.got, self.hint, self.error = case, message, got, hint, error
+
+
+def rtol_for(case: dict) -> float:
+    """float32 inputs anywhere in the case get the float32 tolerance."""
+    arrays = [v for v in _leaves(case) if isinstance(v, np.ndarray)]
+    return RTOL["float32" if any(a.dtype == np.float32 for a in arrays) else "float64"]
+
+
+def _leaves(value: Any):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def attempt(case: dict, call: Callable[[], Any]) -> Any:
+    """Run `call`; the submission's errors and malformed results become a Failure."""
+    try:
+        return call()
+    except SubmissionError as e:
+        raise Failure(case, f"{e.kind}: {e.message}", error=True) from None
+    except ContractError as e:
+        raise Failure(case, str(e), error=True) from None
+
+
+def search(cases: st.SearchStrategy, evaluate: Callable[[dict], None], examples: int) -> Failure | None:
+    """Hypothesis, derandomised, no database: the last Failure raised is the shrunk one."""
+    failures: list[Failure] = []
+
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=None, print_blob=False,
+              suppress_health_check=list(HealthCheck), phases=(Phase.explicit, Phase.generate, Phase.shrink))
+    @given(cases)
+    def run(case):
+        try:
+            evaluate(case)
+        except Failure as failure:
+            failures.append(failure)
+            raise
+
+    try:
+        run()
+    except Exception:
+        if not failures:
+            raise
+    return failures[-1] if failures else None
+
+
+def outcome(failure: Failure | None, passed: str) -> Outcome:
+    if failure is None:
+        return Outcome("passed", passed)
+    return Outcome("error" if failure.error else "failed", failure.message,
+                   counterexample=to_json(failure.case), hint=failure.hint)
+
+
+def to_json(value: Any) -> Any:
+    """A case as plain JSON: arrays become nested lists (with their dtype noted)."""
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --- fixed: the notebook's cases ------------------------------------------------------------
+
+def fixed_check(function: str, case: dict, expected: dict) -> Callable[[Context], Outcome]:
+    """The notebook's measure: rel_error below FIXED_CASE_REL_ERROR on every expected output."""
+    def run(ctx: Context) -> Outcome:
+        try:
+            got = attempt(case, lambda: PROBES[function](ctx.submission, case))
+        except Failure as failure:
+            return outcome(failure, "")
+        for name, want in expected.items():
+            mismatch = _fixed_mismatch(name, want, got)
+            if mismatch:
+                return Outcome("failed", mismatch.message, to_json(case), describe(mismatch, expected, got))
+        return Outcome("passed", "matches the notebook's expected values")
+    return run
+
+
+def _fixed_mismatch(name: str, want: Any, got: dict) -> Mismatch | None:
+    if name not in got:
+        return Mismatch(name, f"`{name}` is missing from what your function returned")
+    if not isinstance(want, np.ndarray):
+        return compare_value(name, want, got[name], 0.0)
+    malformed = compare_value(name, want, got[name], np.inf)
+    if malformed:
+        return malformed
+    error = rel_error(want, got[name])
+    if error > FIXED_CASE_REL_ERROR:
+        return Mismatch(name, f"`{name}`: rel_error {error:.2e} against the notebook's expected values "
+                              f"(needs < {FIXED_CASE_REL_ERROR:g})", rel_error=error)
+    return None
+
+
+def _rule_fixed_case(rule: str) -> tuple[dict, dict]:
+    config, expected = fixed_cases.RULE_CASES[rule]
+    return {"w": fixed_cases.W, "dws": [fixed_cases.DW], "config": config}, expected
+
+
+# --- property: differential against the reference ---------------------------------------------
+
+def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context], Outcome]:
+    """The submission's outputs equal the reference's on every generated case."""
+    probe = PROBES[function]
+
+    def run(ctx: Context) -> Outcome:
+        seen: list[tuple[dict, dict]] = []
+
+        def evaluate(case: dict) -> None:
+            want = probe(ctx.reference, case)
+            got = attempt(case, lambda: probe(ctx.submission, case))
+            if len(seen) < SEEN_FOR_DIAGNOSIS:
+                seen.append((case, got))
+            mismatch = compare_outputs(want, got, rtol_for(case))
+            if mismatch:
+                raise Failure(case, mismatch.message, got, describe(mismatch, want, got))
+
+        failure = search(cases, evaluate, ctx.examples)
+        if failure is not None and failure.got is not None:
+            seen.append((failure.case, failure.got))
+            failure.hint = name_the_bug(function, probe, ctx.reference, seen, rtol_for) or failure.hint
+        return outcome(failure, f"agrees with the reference on {ctx.examples} generated cases")
+    return run
+
+
+# --- gradient: backward against the submission's own forward ------------------------------------
+
+def gradient(function: str, cases: st.SearchStrategy) -> Callable[[Context], Outcome]:
+    probe = GRADIENTS[function]
+
+    def run(ctx: Context) -> Outcome:
+        def evaluate(case: dict) -> None:
+            analytic, numeric = attempt(case, lambda: probe(ctx.submission, case))
+            mismatch = compare_outputs(numeric, analytic, GRADIENT_RTOL)
+            if mismatch:
+                raise Failure(case, "backward disagrees with centred differences of your forward: "
+                              + mismatch.message, hint=describe(mismatch, numeric, analytic))
+
+        failure = search(cases, evaluate, max(3, ctx.examples // 4))
+        return outcome(failure, "backward matches centred differences of your forward")
+    return run
+
+
+# --- invariants and dropout properties: no reference needed -------------------------------------
+
+def invariant(cases: st.SearchStrategy, prop: Callable[[Namespace, dict], str | None],
+              examples: int | None = None) -> Callable[[Context], Outcome]:
+    """`prop(ns, case)` returns None when the property holds, else what is wrong."""
+    def run(ctx: Context) -> Outcome:
+        def evaluate(case: dict) -> None:
+            problem = attempt(case, lambda: prop(ctx.submission, case))
+            if problem:
+                raise Failure(case, problem, hint=problem)
+        return outcome(search(cases, evaluate, examples or ctx.examples), "holds on every generated case")
+    return run
+
+
+def _step(ns: Namespace, rule: str, w: np.ndarray, dw: np.ndarray, config: dict) -> tuple[np.ndarray, dict]:
+    next_w, config = unpack(ns[rule](fresh(w), fresh(dw), fresh(config)), ("next_w", "config"), rule)
+    return as_array(next_w, "next_w"), config
+
+
+def _differs(name: str, want: Any, have: Any, rtol: float) -> str | None:
+    mismatch = compare_value(name, want, have, rtol)
+    return mismatch.message if mismatch else None
+
+
+def momentum_zero_is_sgd(rule: str):
+    def prop(ns: Namespace, case: dict) -> str | None:
+        config = {**case["config"], "momentum": 0.0}
+        lr = config.get("learning_rate", 1e-2)
+        next_w, _ = _step(ns, rule, case["w"], case["dws"][0], config)
+        problem = _differs("next_w", case["w"] - lr * case["dws"][0], next_w, rtol_for(case))
+        return problem and f"with momentum 0 the step should be plain SGD (w - lr * dw): {problem}"
+    return prop
+
+
+def zero_gradient_is_fixed(rule: str, cleared: tuple[str, ...]):
+    def prop(ns: Namespace, case: dict) -> str | None:
+        config = {k: v for k, v in case["config"].items() if k not in cleared}
+        next_w, _ = _step(ns, rule, case["w"], np.zeros_like(case["w"]), config)
+        problem = _differs("next_w", case["w"], next_w, rtol_for(case))
+        return problem and f"a zero gradient from a fresh state should leave w unchanged: {problem}"
+    return prop
+
+
+def scale_invariant_step(rule: str):
+    """From a fresh state with epsilon negligible, the first step does not depend on |dw|."""
+    def prop(ns: Namespace, case: dict) -> str | None:
+        w, dw = case["w"], case["dws"][0]
+        dw = np.where(dw < 0, -1, 1) * (0.5 + np.abs(dw))
+        config = {k: v for k, v in case["config"].items() if k in ("learning_rate", "decay_rate", "beta1", "beta2")}
+        config["epsilon"] = 1e-12
+        step = _step(ns, rule, w, dw, config)[0] - w
+        for factor in (0.1, 10.0):
+            scaled = _step(ns, rule, w, dw * factor, config)[0] - w
+            problem = _differs("step", step, scaled, 1e-4)
+            if problem:
+                return (f"scaling the gradient by {factor:g} should not change the {rule} step "
+                        f"(it divides by the root of the squared-gradient average): {problem}")
+        return None
+    return prop
+
+
+def batchnorm_normalises(ns: Namespace, case: dict) -> str | None:
+    x = case["x"].astype(np.float64) * 100.0
+    out, _ = unpack(ns["batchnorm_forward"](x, case["gamma"].astype(np.float64), case["beta"].astype(np.float64),
+                                            {"mode": "train"}), ("out", "cache"), "batchnorm_forward")
+    out = as_array(out, "out")
+    if out.shape != x.shape:
+        return f"out has shape {out.shape}, expected {x.shape}"
+    mean_problem = _differs("mean of out", case["beta"], out.mean(axis=0), 1e-6)
+    std_problem = _differs("std of out", np.abs(case["gamma"]), out.std(axis=0), 1e-3)
+    problem = mean_problem or std_problem
+    return problem and f"in train mode each feature of out should have mean beta and std |gamma|: {problem}"
+
+
+def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
+    out, _ = unpack(ns["dropout_forward"](fresh(x), fresh(param)), ("out", "cache"), "dropout_forward")
+    out = as_array(out, "out")
+    if out.shape != x.shape:
+        raise ContractError(f"out has shape {out.shape}, expected {x.shape}")
+    return out
+
+
+def dropout_train_mask(ns: Namespace, case: dict) -> str | None:
+    """About p of the units are zeroed; the others are x / (1 - p) (inverted dropout)."""
+    x, p = case["x"], case["dropout_param"]["p"]
+    out = _dropout(ns, x, case["dropout_param"])
+    dropped = float(np.mean(out == 0))
+    if abs(dropped - p) > 0.06:
+        reading = " (that is 1 - p: p is the probability of DROPPING a unit)" if abs(dropped - (1 - p)) < 0.06 else ""
+        return f"with p = {p:g}, {dropped:.3f} of the units were dropped, expected about {p:g}{reading}"
+    kept = out != 0
+    scale = out[kept] / x[kept]
+    if not np.allclose(scale, 1 / (1 - p), rtol=1e-6):
+        seen = float(np.median(scale))
+        why = " (dropout must be inverted: scale kept units by 1 / (1 - p) at train time)" if np.isclose(seen, 1) else ""
+        return f"kept units should be x / (1 - p) = x * {1 / (1 - p):.6g}, got x * {seen:.6g}{why}"
+    return None
+
+
+def dropout_seeded(ns: Namespace, case: dict) -> str | None:
+    first = _dropout(ns, case["x"], case["dropout_param"])
+    second = _dropout(ns, case["x"], case["dropout_param"])
+    if not np.array_equal(first, second):
+        return "two train-mode calls with the same 'seed' gave different outputs: seed the RNG with it"
+    return None
+
+
+def dropout_test_identity(ns: Namespace, case: dict) -> str | None:
+    out = _dropout(ns, case["x"], {**case["dropout_param"], "mode": "test"})
+    problem = _differs("out", case["x"], out, 1e-12)
+    return problem and f"in test mode dropout must return x unchanged: {problem}"
+
+
+def dropout_expectation(ns: Namespace, case: dict) -> str | None:
+    x = np.ones((200, 200))
+    out = _dropout(ns, x, case["dropout_param"])
+    mean = float(out.mean())
+    if abs(mean - 1) > 0.05:
+        return f"train-mode dropout should keep the expectation: mean of dropout(ones) is {mean:.4f}, expected 1"
+    return None
+
+
+def dropout_backward_mask(ns: Namespace, case: dict) -> str | None:
+    """dx = dout where the forward kept a unit (scaled like the forward), 0 where it dropped it."""
+    param, dout = case["dropout_param"], case["dout"]
+    out, cache = unpack(ns["dropout_forward"](fresh(case["x"]), fresh(param)), ("out", "cache"), "dropout_forward")
+    out = as_array(out, "out")
+    dx = ns["dropout_backward"](fresh(dout), cache)
+    want = dout * (out / case["x"]) if param["mode"] == "train" else dout
+    problem = _differs("dx", want, dx, 1e-6)
+    return problem and f"dx should be dout masked and scaled exactly as your forward did: {problem}"
+
+
+def loss_of_zero_scores(name: str, value: Callable[[int], float]):
+    def prop(ns: Namespace, case: dict) -> str | None:
+        n, c = case["x"].shape
+        loss, _ = unpack(ns[name](np.zeros((n, c)), case["y"]), ("loss", "dx"), name)
+        problem = _differs("loss", value(c), loss, 1e-9)
+        return problem and f"all-zero scores over {c} classes: {problem}"
+    return prop
+
+
+def loss_is_averaged(name: str):
+    """Repeating every row leaves the loss unchanged and halves dx: the loss is a mean over N."""
+    def prop(ns: Namespace, case: dict) -> str | None:
+        x, y = case["x"].astype(np.float64), case["y"]
+        loss, dx = unpack(ns[name](fresh(x), fresh(y)), ("loss", "dx"), name)
+        loss2, dx2 = unpack(ns[name](np.concatenate([x, x]), np.concatenate([y, y])), ("loss", "dx"), name)
+        dx = as_array(dx, "dx")
+        problem = _differs("loss", loss, loss2, 1e-9) or _differs("dx", np.concatenate([dx, dx]) / 2, dx2, 1e-9)
+        return problem and f"the loss should be averaged over the N rows (repeating every row): {problem}"
+    return prop
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+def _rule_checks(rule: str) -> list[Check]:
+    f = f"optim.{rule}"
+    checks = [
+        Check(f"{f}/property/step", f, "property", "one step from a given state",
+              differential(f, gen.rule_cases(rule)), public=False),
+        Check(f"{f}/property/trajectory", f, "property", "several steps chaining the returned config",
+              differential(f, gen.rule_cases(rule, max_steps=4)), public=False),
+    ]
+    if rule in fixed_cases.RULE_CASES:
+        checks.append(Check(f"{f}/fixed/notebook", f, "fixed", "the notebook's case", fixed_check(f, *_rule_fixed_case(rule))))
+    if rule in ("sgd_momentum", "sgd_nesterov_momentum"):
+        checks.append(Check(f"{f}/invariant/momentum-zero", f, "invariant", "momentum 0 is plain SGD",
+                            invariant(gen.rule_cases(rule), momentum_zero_is_sgd(rule))))
+    cleared = {"sgd": (), "sgd_momentum": ("velocity",), "sgd_nesterov_momentum": ("velocity",),
+               "rmsprop": (), "adam": ("v",)}[rule]
+    checks.append(Check(f"{f}/invariant/zero-gradient", f, "invariant", "a zero gradient leaves w unchanged",
+                        invariant(gen.rule_cases(rule), zero_gradient_is_fixed(rule, cleared))))
+    if rule in ("rmsprop", "adam"):
+        checks.append(Check(f"{f}/invariant/scale", f, "invariant", "the first step ignores the gradient's scale",
+                            invariant(gen.rule_cases(rule), scale_invariant_step(rule))))
+    return checks
+
+
+F64 = st.just(np.float64)
+
+
+def _smooth_margins(case: dict) -> bool:
+    """No SVM margin within 1e-3 of its hinge, where centred differences would straddle the kink."""
+    x, y = case["x"], case["y"]
+    margins = x - x[np.arange(len(y)), y][:, None] + 1.0
+    margins[np.arange(len(y)), y] = 1.0
+    return bool(np.min(np.abs(margins)) > 1e-3)
+
+
+CHECKS: tuple[Check, ...] = (
+    *(check for rule in RULES for check in _rule_checks(rule)),
+    Check("layers.affine_forward/fixed/notebook", "layers.affine_forward", "fixed", "the notebook's case",
+          fixed_check("layers.affine_forward", fixed_cases.AFFINE_CASE, {"out": fixed_cases.AFFINE_OUT})),
+    Check("layers.affine_forward/property", "layers.affine_forward", "property", "1-D to 3-D features per row",
+          differential("layers.affine_forward", gen.affine_cases()), public=False),
+    Check("layers.affine_backward/property", "layers.affine_backward", "property", "dx, dw, db",
+          differential("layers.affine_backward", gen.affine_cases()), public=False),
+    Check("layers.affine_backward/gradient", "layers.affine_backward", "gradient", "numerical gradient",
+          gradient("layers.affine_backward", gen.affine_cases(F64))),
+    Check("layers.relu_forward/fixed/notebook", "layers.relu_forward", "fixed", "the notebook's case",
+          fixed_check("layers.relu_forward", fixed_cases.RELU_CASE, {"out": fixed_cases.RELU_OUT})),
+    Check("layers.relu_forward/property", "layers.relu_forward", "property", "any shape",
+          differential("layers.relu_forward", gen.relu_cases()), public=False),
+    Check("layers.relu_backward/property", "layers.relu_backward", "property", "any shape (x = 0 not judged)",
+          differential("layers.relu_backward", gen.relu_cases()), public=False),
+    Check("layers.relu_backward/gradient", "layers.relu_backward", "gradient", "numerical gradient away from 0",
+          gradient("layers.relu_backward", gen.relu_cases(F64, with_zeros=False).filter(
+              lambda c: np.min(np.abs(c["x"])) > 1e-3))),
+    Check("layers.batchnorm_forward/property/train", "layers.batchnorm_forward", "property",
+          "train mode: out and running statistics",
+          differential("layers.batchnorm_forward", gen.batchnorm_cases("train")), public=False),
+    Check("layers.batchnorm_forward/property/test", "layers.batchnorm_forward", "property",
+          "test mode: out from the running statistics",
+          differential("layers.batchnorm_forward", gen.batchnorm_cases("test")), public=False),
+    Check("layers.batchnorm_forward/invariant/normalises", "layers.batchnorm_forward", "invariant",
+          "train output has per-feature mean beta and std |gamma|",
+          invariant(gen.batchnorm_cases("train", F64).filter(lambda c: c["x"].shape[0] >= 2), batchnorm_normalises)),
+    Check("layers.batchnorm_backward/property", "layers.batchnorm_backward", "property", "dx, dgamma, dbeta",
+          differential("layers.batchnorm_backward", gen.batchnorm_cases("train")), public=False),
+    Check("layers.batchnorm_backward/gradient", "layers.batchnorm_backward", "gradient", "numerical gradient",
+          gradient("layers.batchnorm_backward", gen.batchnorm_cases("train", F64, max_n=4))),
+    Check("layers.dropout_forward/property/mask", "layers.dropout_forward", "property",
+          "about p of the units dropped, the others scaled by 1 / (1 - p)",
+          invariant(gen.dropout_cases(), dropout_train_mask, examples=8)),
+    Check("layers.dropout_forward/property/seed", "layers.dropout_forward", "property",
+          "the same seed gives the same mask", invariant(gen.dropout_cases(), dropout_seeded, examples=4)),
+    Check("layers.dropout_forward/property/test-mode", "layers.dropout_forward", "property",
+          "test mode is the identity", invariant(gen.dropout_cases(), dropout_test_identity, examples=4)),
+    Check("layers.dropout_forward/invariant/expectation", "layers.dropout_forward", "invariant",
+          "train mode keeps the expectation", invariant(gen.dropout_cases(), dropout_expectation, examples=4)),
+    Check("layers.dropout_backward/property", "layers.dropout_backward", "property",
+          "dx follows the forward's mask, in both modes",
+          invariant(gen.dropout_cases(mode=None), dropout_backward_mask, examples=8)),
+    Check("layers.dropout_backward/gradient", "layers.dropout_backward", "gradient", "numerical gradient (seeded)",
+          gradient("layers.dropout_backward", gen.dropout_cases(size=(3, 4)))),
+    *(check for name, zero in (("svm_loss", lambda c: c - 1.0), ("softmax_loss", np.log)) for check in (
+        Check(f"layers.{name}/property", f"layers.{name}", "property", "loss and dx",
+              differential(f"layers.{name}", gen.loss_cases()), public=False),
+        Check(f"layers.{name}/gradient", f"layers.{name}", "gradient", "numerical gradient",
+              gradient(f"layers.{name}", gen.loss_cases(F64).filter(_smooth_margins) if name == "svm_loss"
+                       else gen.loss_cases(F64))),
+        Check(f"layers.{name}/invariant/zero-scores", f"layers.{name}", "invariant", "the loss of all-zero scores",
+              invariant(gen.loss_cases(F64), loss_of_zero_scores(name, zero), examples=5)),
+        Check(f"layers.{name}/invariant/averaged", f"layers.{name}", "invariant", "averaged over the N rows",
+              invariant(gen.loss_cases(F64), loss_is_averaged(name), examples=5)),
+    )),
+)

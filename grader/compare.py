@@ -1,0 +1,102 @@
+"""Comparing outputs: the one place that says what "equal enough" means.
+
+An entry passes when |got - expected| <= rtol * (|expected| + max|expected|), i.e. a relative
+tolerance plus an absolute one scaled to the array's own magnitude, so that entries cancelled
+to near zero (a batchnorm dx, an Adam step) are judged against the size of the terms that
+produced them. rtol depends on the dtype of the inputs the function was given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+RTOL = {"float64": 1e-6, "float32": 1e-3}
+FIXED_CASE_REL_ERROR = 1e-6   # the notebook's printed arrays carry 8 significant digits
+SHOWN_ENTRIES = 3             # differing entries quoted in a message
+
+
+def rel_error(x: np.ndarray, y: np.ndarray) -> float:
+    """The notebook's measure: max |x - y| / max(1e-8, |x| + |y|)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)), initial=0.0))
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Why one named output differs: a sentence plus the numbers behind it."""
+    output: str
+    message: str
+    expected: Any = None
+    got: Any = None
+    rel_error: float | None = None
+
+    def to_json(self) -> dict:
+        return {"output": self.output, "message": self.message, "expected": self.expected,
+                "got": self.got, "rel_error": self.rel_error}
+
+
+def compare_outputs(expected: dict, got: dict, rtol: float) -> Mismatch | None:
+    """First named output of `got` that differs from `expected` (same keys), or None."""
+    for name, want in expected.items():
+        if name not in got:
+            return Mismatch(name, f"`{name}` is missing from what your function returned")
+        mismatch = compare_value(name, want, got[name], rtol)
+        if mismatch:
+            return mismatch
+    return None
+
+
+def compare_value(name: str, want: Any, have: Any, rtol: float) -> Mismatch | None:
+    if isinstance(want, (int, np.integer)) and not isinstance(want, bool):
+        if isinstance(have, (int, float, np.integer, np.floating)) and have == want:
+            return None
+        return Mismatch(name, f"`{name}` should be {want}, got {_short(have)}", int(want), _short(have))
+    want = np.asarray(want, dtype=np.float64)
+    if not isinstance(have, (np.ndarray, float, int)) or isinstance(have, bool):
+        return Mismatch(name, f"`{name}` should be an array of shape {want.shape}, got {type(have).__name__}")
+    have_arr = np.asarray(have)
+    if have_arr.dtype.kind not in "fiu":
+        return Mismatch(name, f"`{name}` has dtype {have_arr.dtype}, expected a float array")
+    if have_arr.shape != want.shape:
+        return Mismatch(name, f"`{name}` has shape {have_arr.shape}, expected {want.shape}")
+    have_arr = have_arr.astype(np.float64)
+    if not np.all(np.isfinite(have_arr)) and np.all(np.isfinite(want)):
+        bad = np.argwhere(~np.isfinite(have_arr))[:SHOWN_ENTRIES]
+        return Mismatch(name, f"`{name}` holds NaN or inf at {_indices(bad)}", got=_entries(have_arr, bad))
+    err = np.abs(have_arr - want)
+    bound = rtol * (np.abs(want) + np.max(np.abs(want), initial=0.0)) + 1e-300
+    bad = np.argwhere(~(err <= bound))
+    if bad.size == 0:
+        return None
+    first = bad[:SHOWN_ENTRIES]
+    return Mismatch(
+        name,
+        f"`{name}` differs at {len(bad)} of {want.size} entries; first at {_indices(first)}: "
+        f"expected {_fmt(_entries(want, first))}, got {_fmt(_entries(have_arr, first))}",
+        expected=_entries(want, first), got=_entries(have_arr, first),
+        rel_error=rel_error(want, have_arr))
+
+
+def equal_outputs(a: dict, b: dict, rtol: float) -> bool:
+    """True when two output dicts have the same keys and agree within rtol."""
+    return a.keys() == b.keys() and compare_outputs(a, b, rtol) is None
+
+
+def _entries(arr: np.ndarray, idx: np.ndarray) -> list[float]:
+    return [float(arr[tuple(i)]) for i in idx] if arr.ndim else [float(arr)]
+
+
+def _indices(idx: np.ndarray) -> str:
+    return ", ".join(str(tuple(int(v) for v in i)) for i in idx)
+
+
+def _fmt(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.8g}" for v in values) + "]"
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, (int, float, str, type(None))):
+        return value
+    return type(value).__name__

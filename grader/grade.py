@@ -1,0 +1,94 @@
+"""Grading one submission: sandbox it, run the table of checks, score by the rubric."""
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections import Counter
+from pathlib import Path
+
+import grader
+from grader.checks import CHECKS, Check, Context, Outcome
+from grader.functions import FUNCTIONS, reference_namespace
+from grader.profiles import PROFILES, Profile
+from grader.report import CheckResult, Report
+from grader.rubric import Rubric
+from grader.sandbox import Limits, Sandbox
+from grader.submission import Submission
+
+GRADED_MODULES = ("optim", "layers")
+
+
+def limits_from(rubric: Rubric) -> Limits:
+    lim = rubric.limits
+    return Limits(call_seconds=float(lim.get("call_seconds", 5.0)),
+                  import_seconds=float(lim.get("import_seconds", 10.0)),
+                  memory_bytes=int(lim.get("memory_mb", 1024)) << 20)
+
+
+def forbidden_roots() -> list[Path]:
+    """Folders the submission may not read: the grader's and the reference's packages."""
+    roots = [Path(grader.__file__).parent]
+    spec = importlib.util.find_spec("reference")
+    if spec and spec.submodule_search_locations:
+        roots += [Path(p) for p in spec.submodule_search_locations]
+    return roots
+
+
+def checks_for(profile: Profile, public_only: bool) -> list[Check]:
+    return [c for c in CHECKS if profile.has(c.function) and (c.public or not public_only)]
+
+
+def grade(submission: Submission, rubric: Rubric, profile: Profile = PROFILES["ucla-w21"],
+          public_only: bool = False) -> Report:
+    """Grade `submission`; `public_only` runs the self-check (no reference, no hidden checks)."""
+    start = time.monotonic()
+    every_check = checks_for(profile, public_only=False)
+    per_kind = Counter((c.function, c.kind) for c in every_check)
+    chosen = checks_for(profile, public_only)
+    warnings = list(submission.warnings)
+    results = []
+    with Sandbox(submission.files, limits_from(rubric), forbidden_roots()) as sandbox:
+        unavailable = _load_modules(sandbox, submission)
+        ctx = Context(profile.wrap({f.name: sandbox.function(f.module, f.name, f.opaque) for f in FUNCTIONS}),
+                      None if public_only else reference_namespace(),
+                      int(rubric.limits.get("examples", 25)))
+        for check in chosen:
+            module = check.function.split(".")[0]
+            result = Outcome("error", unavailable[module]) if module in unavailable else _run(check, ctx, warnings)
+            max_score = rubric.check_points(check.function, check.kind, per_kind[(check.function, check.kind)])
+            results.append(CheckResult(
+                id=check.id, function=check.function, kind=check.kind, status=result.status,
+                score=max_score if result.status == "passed" else 0.0, max_score=max_score,
+                message=result.message, counterexample=result.counterexample, hint=result.hint,
+                description=check.description,
+                visibility="visible" if check.public else rubric.hidden_visibility))
+        warnings += sandbox.incidents
+    return Report(submission=submission.name, score=round(sum(r.score for r in results), 6),
+                  max_score=round(sum(r.max_score for r in results), 6),
+                  elapsed_s=round(time.monotonic() - start, 3), warnings=warnings, checks=results,
+                  profile=profile.name, grader_version=grader.__version__,
+                  mode="check" if public_only else "grade")
+
+
+def _load_modules(sandbox: Sandbox, submission: Submission) -> dict[str, str]:
+    """module -> why its functions cannot be graded."""
+    from grader.sandbox import SubmissionError
+    unavailable = {}
+    for module in GRADED_MODULES:
+        if f"{module}.py" not in submission.files:
+            unavailable[module] = f"{module}.py was not submitted"
+            continue
+        try:
+            sandbox.load(module)
+        except SubmissionError as e:
+            unavailable[module] = f"{module}.py could not be imported ({e.kind}): {e.message}"
+    return unavailable
+
+
+def _run(check: Check, ctx: Context, warnings: list[str]) -> Outcome:
+    try:
+        return check.run(ctx)
+    except Exception as e:  # a grader bug must not lose the report
+        warnings.append(f"internal grader error in {check.id}: {type(e).__name__}: {e}")
+        return Outcome("error", f"the grader failed on this check ({type(e).__name__}); "
+                                f"tell your instructor")
