@@ -30,6 +30,14 @@ class Outcome:
     message: str = ""
     counterexample: Any = None
     hint: str | None = None
+    diagnosis: str | None = None      # the known bug named in the hint
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a property check found, and the known bug it amounts to (a fingerprint name)."""
+    message: str
+    diagnosis: str | None = None
 
 
 @dataclass
@@ -52,9 +60,10 @@ class Check:
 class Failure(Exception):
     """A counterexample: the case, what went wrong, and the submission's outputs if any."""
     def __init__(self, case: dict, message: str, got: dict | None = None, hint: str | None = None,
-                 error: bool = False):
+                 error: bool = False, diagnosis: str | None = None):
         super().__init__(message)
         self.case, self.message, self.got, self.hint, self.error = case, message, got, hint, error
+        self.diagnosis = diagnosis
 
 
 def rtol_for(case: dict) -> float:
@@ -110,7 +119,7 @@ def outcome(failure: Failure | None, passed: str) -> Outcome:
     if failure is None:
         return Outcome("passed", passed)
     return Outcome("error" if failure.error else "failed", failure.message,
-                   counterexample=to_json(failure.case), hint=failure.hint)
+                   counterexample=to_json(failure.case), hint=failure.hint, diagnosis=failure.diagnosis)
 
 
 def to_json(value: Any) -> Any:
@@ -184,7 +193,9 @@ def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context],
         failure = search(cases, evaluate, ctx.examples)
         if failure is not None and failure.got is not None:
             seen.append((failure.case, failure.got))
-            failure.hint = name_the_bug(function, probe, ctx.reference, seen, rtol_for) or failure.hint
+            known = name_the_bug(function, probe, ctx.reference, seen, rtol_for)
+            if known:
+                failure.hint, failure.diagnosis = known.hint, known.name
         return outcome(failure, f"agrees with the reference on {ctx.examples} generated cases")
     return run
 
@@ -209,14 +220,15 @@ def gradient(function: str, cases: st.SearchStrategy) -> Callable[[Context], Out
 
 # --- invariants and dropout properties: no reference needed -------------------------------------
 
-def invariant(cases: st.SearchStrategy, prop: Callable[[Namespace, dict], str | None],
+def invariant(cases: st.SearchStrategy, prop: Callable[[Namespace, dict], str | Finding | None],
               examples: int | None = None) -> Callable[[Context], Outcome]:
     """`prop(ns, case)` returns None when the property holds, else what is wrong."""
     def run(ctx: Context) -> Outcome:
         def evaluate(case: dict) -> None:
             problem = attempt(case, lambda: prop(ctx.submission, case))
             if problem:
-                raise Failure(case, problem, hint=problem)
+                found = problem if isinstance(problem, Finding) else Finding(problem)
+                raise Failure(case, found.message, hint=found.message, diagnosis=found.diagnosis)
         return outcome(search(cases, evaluate, examples or ctx.examples), "holds on every generated case")
     return run
 
@@ -289,20 +301,24 @@ def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
     return out
 
 
-def dropout_train_mask(ns: Namespace, case: dict) -> str | None:
+def dropout_train_mask(ns: Namespace, case: dict) -> Finding | None:
     """About p of the units are zeroed; the others are x / (1 - p) (inverted dropout)."""
     x, p = case["x"], case["dropout_param"]["p"]
     out = _dropout(ns, x, case["dropout_param"])
     dropped = float(np.mean(out == 0))
     if abs(dropped - p) > 0.06:
-        reading = " (that is 1 - p: p is the probability of DROPPING a unit)" if abs(dropped - (1 - p)) < 0.06 else ""
-        return f"with p = {p:g}, {dropped:.3f} of the units were dropped, expected about {p:g}{reading}"
+        as_keep = abs(dropped - (1 - p)) < 0.06
+        reading = " (that is 1 - p: p is the probability of DROPPING a unit)" if as_keep else ""
+        return Finding(f"with p = {p:g}, {dropped:.3f} of the units were dropped, expected about {p:g}{reading}",
+                       "dropout_keep_prob" if as_keep else None)
     kept = out != 0
     scale = out[kept] / x[kept]
     if not np.allclose(scale, 1 / (1 - p), rtol=1e-6):
         seen = float(np.median(scale))
-        why = " (dropout must be inverted: scale kept units by 1 / (1 - p) at train time)" if np.isclose(seen, 1) else ""
-        return f"kept units should be x / (1 - p) = x * {1 / (1 - p):.6g}, got x * {seen:.6g}{why}"
+        not_inverted = bool(np.isclose(seen, 1))
+        why = " (dropout must be inverted: scale kept units by 1 / (1 - p) at train time)" if not_inverted else ""
+        return Finding(f"kept units should be x / (1 - p) = x * {1 / (1 - p):.6g}, got x * {seen:.6g}{why}",
+                       "dropout_not_inverted" if not_inverted else None)
     return None
 
 

@@ -6,6 +6,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 import grader
 from grader.checks import CHECKS, Check, Context, Outcome
 from grader.functions import FUNCTIONS, reference_namespace
@@ -60,6 +62,7 @@ def grade(submission: Submission, rubric: Rubric, profile: Profile = PROFILES["u
                 id=check.id, function=check.function, kind=check.kind, status=result.status,
                 score=max_score if result.status == "passed" else 0.0, max_score=max_score,
                 message=result.message, counterexample=result.counterexample, hint=result.hint,
+                diagnosis=result.diagnosis,
                 description=check.description,
                 visibility="visible" if check.public else rubric.hidden_visibility))
         warnings += sandbox.incidents
@@ -87,7 +90,8 @@ def _load_modules(sandbox: Sandbox, submission: Submission) -> dict[str, str]:
 
 def _run(check: Check, ctx: Context, warnings: list[str]) -> Outcome:
     try:
-        return check.run(ctx)
+        with np.errstate(all="ignore"):
+            return check.run(ctx)
     except Exception as e:  # a grader bug must not lose the report
         warnings.append(f"internal grader error in {check.id}: {type(e).__name__}: {e}")
         return Outcome("error", f"the grader failed on this check ({type(e).__name__}); "

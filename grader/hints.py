@@ -10,20 +10,21 @@ from grader.functions import Probe
 
 
 def name_the_bug(function: str, probe: Probe, reference: Mapping[str, Callable],
-                 seen: Sequence[tuple[dict, dict]], rtol: Callable[[dict], float]) -> str | None:
-    """Hint of the first fingerprint of `function` that reproduces the submission's outputs
-    on every case seen (case, outputs), or None."""
+                 seen: Sequence[tuple[dict, dict]], rtol: Callable[[dict], float]):
+    """The first fingerprint of `function` that reproduces the submission's outputs on every
+    case seen (case, outputs), or None."""
     from grader.diagnosis import fingerprints_for
     for fingerprint in fingerprints_for(function):
         variant = {**reference, **fingerprint.replaces}
         if all(_reproduces(probe, variant, case, got, rtol(case)) for case, got in seen):
-            return fingerprint.hint
+            return fingerprint
     return None
 
 
 def _reproduces(probe: Probe, variant: Mapping[str, Callable], case: dict, got: dict, rtol: float) -> bool:
     try:
-        return equal_outputs(probe(variant, case), got, rtol)
+        with np.errstate(all="ignore"):
+            return equal_outputs(probe(variant, case), got, rtol)
     except Exception:  # a variant that cannot run on this case does not match it
         return False
 

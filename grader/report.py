@@ -27,6 +27,7 @@ class CheckResult:
     message: str
     counterexample: Any = None
     hint: str | None = None
+    diagnosis: str | None = None
     description: str = ""
     visibility: str = "visible"
 

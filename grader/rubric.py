@@ -1,6 +1,7 @@
 """The rubric: points per function and check kind, limits, and hidden-check visibility (TOML)."""
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from grader.functions import BY_NAME
 
 DEFAULT = Path(__file__).with_name("rubric.toml")
 KINDS = ("fixed", "property", "gradient", "invariant", "notebook")
+NOTEBOOK_ITEMS = ("notebook.runs", "notebook.training")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 
@@ -29,7 +31,7 @@ class Rubric:
         return self.points.get(function, {}).get(kind, 0.0) / max(checks_of_kind, 1)
 
     def fingerprint(self) -> str:
-        import hashlib
+        """A short hash of everything that changes a score."""
         return hashlib.sha256(repr((sorted((f, sorted(k.items())) for f, k in self.points.items()),
                                     sorted(self.limits.items()), self.hidden_visibility)).encode()).hexdigest()[:16]
 
@@ -50,8 +52,9 @@ def _validated(data: dict, path: Path) -> Rubric:
     if not isinstance(points, dict) or not points:
         raise RubricError(f"{path}: needs a [points.\"<module>.<function>\"] table per graded function")
     for function, kinds in points.items():
-        if function not in BY_NAME:
-            raise RubricError(f"{path}: unknown function {function!r} (known: {', '.join(BY_NAME)})")
+        if function not in BY_NAME and function not in NOTEBOOK_ITEMS:
+            known = ", ".join([*BY_NAME, *NOTEBOOK_ITEMS])
+            raise RubricError(f"{path}: unknown function {function!r} (known: {known})")
         _check_numbers(path, f"points.{function}", kinds, KINDS)
     limits = data.get("limits", {})
     _check_numbers(path, "limits", limits, ("call_seconds", "import_seconds", "memory_mb", "examples"))

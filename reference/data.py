@@ -132,7 +132,10 @@ def _check_md5(path: Path, sums: dict[str, str], source: str) -> None:
         raise DatasetError(path, "file is missing")
     if path.name not in sums:
         raise DatasetError(path, f"file is not listed in {source}")
-    actual = md5_file(path)
+    try:
+        actual = md5_file(path)
+    except OSError as exc:
+        raise DatasetError(path, f"cannot be read ({exc})") from None
     if actual != sums[path.name]:
         raise DatasetError(
             path,

@@ -91,7 +91,7 @@ class FullyConnectedNet:
 
         loss, dscores = softmax_loss(scores, y)
         grads = {}
-        dh, grads[f'W{L}'], grads[f'b{L}'] = affine_backward(dscores, last_cache, L > 1)
+        dh, grads[f'W{L}'], grads[f'b{L}'] = affine_backward(dscores, last_cache, input_grad=L > 1)
         for i in reversed(range(1, L)):
             dh = self._hidden_backward(dh, caches[i - 1], i, grads)
 
@@ -115,7 +115,9 @@ class FullyConnectedNet:
             out, drop_cache = dropout_forward(out, self.dropout_param)
         return out, (cache, drop_cache)
 
-    def _hidden_backward(self, dout: np.ndarray, cache: tuple, i: int, grads: dict) -> np.ndarray:
+    def _hidden_backward(
+        self, dout: np.ndarray, cache: tuple, i: int, grads: dict
+    ) -> np.ndarray | None:
         """Writes layer i's parameter gradients into grads; returns dx (None for layer 1)."""
         cache, drop_cache = cache
         if self.use_dropout:

@@ -1,6 +1,7 @@
 """Solver: minibatch training of a model with an update rule from reference.optim."""
 
 import pickle
+from typing import Any
 
 import numpy as np
 
@@ -18,11 +19,12 @@ class Solver:
     num_epochs (10), num_train_samples (1000), num_val_samples (None), checkpoint_name (None),
     print_every (10), verbose (True).
 
-    The best validation parameters, and the batchnorm running statistics that go with them,
-    are restored into the model at the end of train().
+    Unlike the course Solver, the batchnorm running statistics are kept and restored together
+    with the best validation parameters, so the restored weights are evaluated with their own
+    statistics.
     """
 
-    def __init__(self, model, data: dict[str, np.ndarray], **kwargs):
+    def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any):
         self.model = model
         self.X_train, self.y_train = data['X_train'], data['y_train']
         self.X_val, self.y_val = data['X_val'], data['y_val']
@@ -40,9 +42,10 @@ class Solver:
         if kwargs:
             extra = ', '.join(f'"{k}"' for k in kwargs)
             raise ValueError(f'Unrecognized arguments {extra}')
-        if not hasattr(optim, self.update_rule):
+        rule = getattr(optim, self.update_rule, None)
+        if not callable(rule):
             raise ValueError(f'Invalid update_rule "{self.update_rule}"')
-        self.update_rule = getattr(optim, self.update_rule)
+        self.update_rule = rule
 
         self._reset()
 
@@ -113,7 +116,9 @@ class Solver:
 
     def train(self) -> None:
         """num_epochs * max(N_train // batch_size, 1) steps; accuracy at the first step,
-        each epoch end and the last step; lr *= lr_decay at each epoch end.
+        each epoch end and the last step; lr *= lr_decay at each epoch end. At the end the
+        model gets the best validation parameters and their batchnorm statistics back (kept
+        as they are if no check ever beat best_val_acc = 0).
         """
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
@@ -160,7 +165,7 @@ class Solver:
             ]
 
     def _restore_best(self) -> None:
-        """model.params <- best_params; each bn_param's running stats <- the kept ones."""
-        self.model.params = self.best_params
+        """model.params <- copies of best_params; each bn_param's running stats <- the kept ones."""
+        self.model.params = {k: v.copy() for k, v in self.best_params.items()}
         for bn_param, stats in zip(getattr(self.model, 'bn_params', []), self.best_bn_stats):
             bn_param.update({k: v.copy() for k, v in stats.items()})

@@ -8,14 +8,12 @@ examples, the way they are derived on paper.
 
 def affine_forward(x, w, b):
     """
-    Computes the forward pass for an affine (fully-connected) layer.
+    Fully connected layer, forward.
 
-    The input x has shape (N, d_1, ..., d_k): a minibatch of N examples, each
-    of which is reshaped into a vector of dimension D = d_1 * ... * d_k.
+    x is a batch of N examples of shape (d_1, ..., d_k); each one becomes a
+    row of D = d_1 * ... * d_k numbers before multiplying by w (D, M).
 
-    Returns a tuple of:
-    - out: output, of shape (N, M)
-    - cache: (x, w, b)
+    Gives back out (N, M) and cache = (x, w, b).
     """
     N = x.shape[0]
     out = np.matmul(x.reshape(N, -1), w) + b
@@ -25,12 +23,9 @@ def affine_forward(x, w, b):
 
 def affine_backward(dout, cache):
     """
-    Computes the backward pass for an affine layer.
+    Fully connected layer, backward.
 
-    Returns a tuple of:
-    - dx: Gradient with respect to x, of shape (N, d1, ..., d_k)
-    - dw: Gradient with respect to w, of shape (D, M)
-    - db: Gradient with respect to b, of shape (M,)
+    Gives back dx (shaped like x), dw (D, M) and db (M,).
     """
     x, w, b = cache
     N = x.shape[0]
@@ -42,8 +37,7 @@ def affine_backward(dout, cache):
 
 def relu_forward(x):
     """
-    Computes the forward pass for a layer of rectified linear units (ReLUs).
-    Returns out (same shape as x) and cache = x.
+    ReLU forward, elementwise; gives back out (shaped like x) and cache = x.
     """
     out = x * (x > 0)
     cache = x
@@ -52,7 +46,7 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """
-    Computes the backward pass for a layer of ReLUs (step function of x, 0 at 0).
+    ReLU backward: multiply by the unit step of x (taken as 0 at x = 0).
     """
     x = cache
     dx = dout * np.heaviside(x, 0)
@@ -61,22 +55,15 @@ def relu_backward(dout, cache):
 
 def batchnorm_forward(x, gamma, beta, bn_param):
     """
-    Forward pass for batch normalization.
+    Batch normalisation, forward.
 
-    During training the sample mean and (uncorrected) sample variance are
-    computed from minibatch statistics and used to normalize the incoming
-    data; a running average of each is kept with
-        running_mean = momentum * running_mean + (1 - momentum) * sample_mean
-    and at test time the running averages normalize the data.
+    Training: standardise each feature with the minibatch mean and the
+    biased minibatch variance, and keep decaying averages of both,
+        running = momentum * running + (1 - momentum) * batch statistic;
+    testing: standardise with those averages instead.
 
-    Input:
-    - x: Data of shape (N, D)
-    - gamma: Scale parameter of shape (D,)
-    - beta: Shift parameter of shape (D,)
-    - bn_param: Dictionary with keys mode, eps, momentum, running_mean,
-      running_var.
-
-    Returns a tuple of out (N, D) and cache.
+    x (N, D); gamma, beta (D,); bn_param holds mode, eps, momentum,
+    running_mean, running_var. Gives back out (N, D) and a cache.
     """
     mode = bn_param['mode']
     eps = bn_param.get('eps', 1e-5)
@@ -102,7 +89,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     else:
         raise ValueError('Invalid forward batchnorm mode "%s"' % mode)
 
-    # Store the updated running means back into bn_param
+    # the running averages live in bn_param between calls
     bn_param['running_mean'] = running_mean
     bn_param['running_var'] = running_var
     return out, cache
@@ -110,10 +97,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 def batchnorm_backward(dout, cache):
     """
-    Backward pass for batch normalization, worked out on paper in terms of x
-    and the batch statistics.
-
-    Returns a tuple of dx (N, D), dgamma (D,), dbeta (D,).
+    Batch normalisation, backward, with the gradient derived on paper in
+    terms of x and the batch statistics. Gives back dx, dgamma, dbeta.
     """
     x, mu, var, gamma, eps = cache
     N = x.shape[0]
@@ -129,18 +114,14 @@ def batchnorm_backward(dout, cache):
 
 def dropout_forward(x, dropout_param):
     """
-    Performs the forward pass for (inverted) dropout.
+    Inverted dropout, forward.
 
-    Inputs:
-    - x: Input data, of any shape
-    - dropout_param: A dictionary with the following keys:
-      - p: Dropout parameter. We drop each neuron output with probability p.
-      - mode: 'test' or 'train'.
-      - seed: Seed for the random number generator (for gradient checks).
+    dropout_param keys:
+      - p: each unit is dropped with probability p.
+      - mode: 'train' drops, 'test' is the identity.
+      - seed: optional, makes the mask repeatable (gradient checks).
 
-    Outputs:
-    - out: Array of the same shape as x.
-    - cache: (dropout_param, mask).
+    Gives back out (shaped like x) and cache = (dropout_param, mask).
     """
     p, mode = dropout_param['p'], dropout_param['mode']
     if 'seed' in dropout_param:
@@ -160,7 +141,7 @@ def dropout_forward(x, dropout_param):
 
 def dropout_backward(dout, cache):
     """
-    Perform the backward pass for (inverted) dropout.
+    Inverted dropout, backward.
     """
     dropout_param, mask = cache
     mode = dropout_param['mode']
@@ -175,14 +156,10 @@ def dropout_backward(dout, cache):
 
 def svm_loss(x, y):
     """
-    Computes the loss and gradient for multiclass SVM classification.
+    Multiclass SVM (hinge) loss, one example at a time.
 
-    Inputs:
-    - x: Input data, of shape (N, C) where x[i, j] is the score for the jth
-      class for the ith input.
-    - y: Vector of labels, of shape (N,) where 0 <= y[i] < C.
-
-    Returns a tuple of loss (scalar) and dx (gradient of the loss w.r.t. x).
+    x[i, j] is the score of class j for example i, shape (N, C); y holds
+    the N correct labels. Gives back the mean loss and its gradient dx.
     """
     N, C = x.shape
     loss = 0.0
@@ -204,9 +181,8 @@ def svm_loss(x, y):
 
 def softmax_loss(x, y):
     """
-    Computes the loss and gradient for softmax classification.
-
-    Inputs as for svm_loss. Returns a tuple of loss and dx.
+    Softmax (cross-entropy) loss, one example at a time; same inputs as
+    svm_loss. Gives back the mean loss and dx.
     """
     N, C = x.shape
     loss = 0.0

@@ -1,21 +1,19 @@
 import numpy as np
 
 """
-This file implements the update rules used to train neural networks.
-
-Each rule has the interface
-    def update(w, dw, config=None):
-and returns (next_w, config): the updated weights and the config to pass to
-the next iteration (hyperparameters and any moving averages).
+Update rules for training: each is called as
+    next_w, config = rule(w, dw, config=None)
+and the config it hands back (hyperparameters and moving averages) goes into
+the next call for the same parameter.
 """
 
 
 def sgd(w, dw, config=None):
     """
-    Performs vanilla stochastic gradient descent.
+    Plain stochastic gradient descent.
 
-    config format:
-    - learning_rate: Scalar learning rate.
+    config keys:
+    - learning_rate: the step size.
     """
     if config is None:
         config = {}
@@ -28,13 +26,12 @@ def sgd(w, dw, config=None):
 
 def sgd_momentum(w, dw, config=None):
     """
-    Performs stochastic gradient descent with momentum.
+    Gradient descent with a velocity term.
 
-    config format:
-    - learning_rate: Scalar learning rate.
-    - momentum: Scalar between 0 and 1 giving the momentum value.
-    - velocity: A numpy array of the same shape as w and dw used to store a
-      moving average of the gradients.
+    config keys:
+    - learning_rate: the step size.
+    - momentum: between 0 and 1, how much velocity survives a step.
+    - velocity: array shaped like w holding the decaying sum of past steps.
     """
     if config is None:
         config = {}
@@ -53,9 +50,9 @@ def sgd_momentum(w, dw, config=None):
 
 def sgd_nesterov_momentum(w, dw, config=None):
     """
-    Performs stochastic gradient descent with Nesterov momentum.
+    Gradient descent with Nesterov (look-ahead) momentum.
 
-    config format: as for sgd_momentum.
+    config keys: the same as sgd_momentum.
     """
     if config is None:
         config = {}
@@ -75,15 +72,14 @@ def sgd_nesterov_momentum(w, dw, config=None):
 
 def rmsprop(w, dw, config=None):
     """
-    Uses the RMSProp update rule: a moving average of squared gradient values
-    sets an adaptive per-parameter learning rate.
+    RMSProp: each parameter gets its own step size, scaled down by a running
+    average of its squared gradients.
 
-    config format:
-    - learning_rate: Scalar learning rate.
-    - decay_rate: Scalar between 0 and 1 giving the decay rate for the squared
-      gradient cache.
-    - epsilon: Small scalar used for smoothing to avoid dividing by zero.
-    - a: Moving average of second moments of gradients.
+    config keys:
+    - learning_rate: the step size.
+    - decay_rate: between 0 and 1, how slowly the average forgets.
+    - epsilon: keeps the denominator away from zero.
+    - a: the running average of squared gradients.
     """
     if config is None:
         config = {}
@@ -102,17 +98,16 @@ def rmsprop(w, dw, config=None):
 
 def adam(w, dw, config=None):
     """
-    Uses the Adam update rule: moving averages of the gradient and of its
-    square, each with a bias correction.
+    Adam: running averages of the gradient and of its square, both corrected
+    for starting at zero.
 
-    config format:
-    - learning_rate: Scalar learning rate.
-    - beta1: Decay rate for the moving average of the first moment.
-    - beta2: Decay rate for the moving average of the second moment.
-    - epsilon: Small scalar used for smoothing to avoid dividing by zero.
-    - v: Moving average of the gradient (first moment).
-    - a: Moving average of the squared gradient (second moment).
-    - t: Iteration number.
+    config keys:
+    - learning_rate: the step size.
+    - beta1, beta2: decay of the first and second moment averages.
+    - epsilon: keeps the denominator away from zero.
+    - v: first moment (average gradient).
+    - a: second moment (average squared gradient).
+    - t: how many steps have been taken.
     """
     if config is None:
         config = {}

@@ -1,0 +1,39 @@
+import numpy as np
+
+from grader.compare import RTOL, compare_outputs, compare_value, rel_error
+from grader.hints import describe
+
+
+def test_rel_error_is_the_notebooks_measure():
+    x = np.array([1.0, 2.0])
+    assert rel_error(x, x) == 0
+    assert np.isclose(rel_error(np.array([1.0]), np.array([1.1])), 0.1 / 2.1)
+
+
+def test_entries_cancelled_to_zero_are_judged_against_the_arrays_scale():
+    want = np.array([1.0, 1e-12])
+    assert compare_value("dx", want, want + np.array([0, 1e-10]), RTOL["float64"]) is None
+    assert compare_value("dx", want, want + np.array([0, 1e-3]), RTOL["float64"]) is not None
+
+
+def test_mismatch_names_the_output_the_first_entries_and_the_error():
+    want = {"next_w": np.zeros((2, 2)), "v": np.ones(3)}
+    got = {"next_w": np.zeros((2, 2)), "v": np.array([1.0, 2.0, 1.0])}
+    m = compare_outputs(want, got, 1e-6)
+    assert m.output == "v" and "(1,)" in m.message and "1 of 3" in m.message
+
+
+def test_shape_type_missing_and_nan_are_reported():
+    assert "shape" in compare_value("out", np.zeros(3), np.zeros(4), 1e-6).message
+    assert "NoneType" in compare_value("out", np.zeros(3), None, 1e-6).message
+    assert "NaN" in compare_value("out", np.zeros(3), np.array([0, np.nan, 0]), 1e-6).message
+    assert "missing" in compare_outputs({"t": 1}, {}, 1e-6).message
+    assert compare_value("t", 6, 6.0, 0) is None and compare_value("t", 6, 5, 0) is not None
+
+
+def test_describe_names_common_patterns():
+    want = {"dx": np.array([1.0, -2.0, 3.0])}
+    for got, words in [(want["dx"] * 4, "times 4"), (-want["dx"], "wrong sign"),
+                       (np.zeros(3), "all zeros"), (want["dx"] + 0.5, "constant 0.5")]:
+        m = compare_outputs(want, {"dx": got}, 1e-6)
+        assert words in describe(m, want, {"dx": got})
