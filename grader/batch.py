@@ -153,7 +153,7 @@ class Progress:
         self.stream.flush()
 
     def _pace(self) -> str:
-        """"1.2/min, 31m40s left": the rate of this run's grading and the time it implies."""
+        """This run's grading rate and the time it implies: "1.2/min, 31m40s left"."""
         graded, elapsed = self.done - self.reused, time.monotonic() - self.start
         rate = graded / elapsed * 60 if elapsed > 0 else 0.0
         left = (self.total - self.done) / rate * 60 if rate else 0.0
@@ -162,7 +162,7 @@ class Progress:
 
 def grade_batch(root: Path, outdir: Path, executor: Executor, rubric: Rubric, profile: Profile,
                 stream: TextIO | None = None) -> BatchResult:
-    """Grade every student under `root` not graded unchanged before; write OUTDIR (module doc)."""
+    """Grade every student under `root` new or changed since the last run; write OUTDIR (module doc)."""
     start = time.monotonic()
     entries = discover(root)
     outdir.mkdir(parents=True, exist_ok=True)

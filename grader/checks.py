@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from grader import fixed_cases, strategies as gen
 from grader.compare import (FIXED_CASE_REL_ERROR, RTOL, Mismatch, compare_outputs, compare_value, rel_error)
 from grader.functions import GRADIENTS, PROBES, RULES, ContractError, Namespace, as_array, fresh, unpack
-from grader.hints import describe, name_the_bug
+from grader.hints import describe, hint_for, name_the_bug
 from grader.sandbox import SubmissionError
 
 GRADIENT_RTOL = 1e-5
@@ -228,7 +228,8 @@ def invariant(cases: st.SearchStrategy, prop: Callable[[Namespace, dict], str | 
             problem = attempt(case, lambda: prop(ctx.submission, case))
             if problem:
                 found = problem if isinstance(problem, Finding) else Finding(problem)
-                raise Failure(case, found.message, hint=found.message, diagnosis=found.diagnosis)
+                hint = hint_for(found.diagnosis) or found.message
+                raise Failure(case, found.message, hint=hint, diagnosis=found.diagnosis)
         return outcome(search(cases, evaluate, examples or ctx.examples), "holds on every generated case")
     return run
 
@@ -330,10 +331,20 @@ def dropout_seeded(ns: Namespace, case: dict) -> str | None:
     return None
 
 
-def dropout_test_identity(ns: Namespace, case: dict) -> str | None:
-    out = _dropout(ns, case["x"], {**case["dropout_param"], "mode": "test"})
-    problem = _differs("out", case["x"], out, 1e-12)
-    return problem and f"in test mode dropout must return x unchanged: {problem}"
+def dropout_test_identity(ns: Namespace, case: dict) -> Finding | None:
+    x = case["x"]
+    out = _dropout(ns, x, {**case["dropout_param"], "mode": "test"})
+    problem = _differs("out", x, out, 1e-12)
+    if problem is None:
+        return None
+    known = "dropout_test_drops" if np.any(out == 0) else "dropout_test_scaled" if _scaled(x, out) else None
+    return Finding(f"in test mode dropout must return x unchanged: {problem}", known)
+
+
+def _scaled(want: np.ndarray, have: np.ndarray) -> bool:
+    """have == c * want for one constant c."""
+    ratio = have / want
+    return bool(np.allclose(ratio, ratio.flat[0], rtol=1e-9))
 
 
 def dropout_expectation(ns: Namespace, case: dict) -> str | None:
@@ -345,7 +356,7 @@ def dropout_expectation(ns: Namespace, case: dict) -> str | None:
     return None
 
 
-def dropout_backward_mask(ns: Namespace, case: dict) -> str | None:
+def dropout_backward_mask(ns: Namespace, case: dict) -> Finding | None:
     """dx = dout where the forward kept a unit (scaled like the forward), 0 where it dropped it."""
     param, dout = case["dropout_param"], case["dout"]
     out, cache = unpack(ns["dropout_forward"](fresh(case["x"]), fresh(param)), ("out", "cache"), "dropout_forward")
@@ -353,7 +364,11 @@ def dropout_backward_mask(ns: Namespace, case: dict) -> str | None:
     dx = ns["dropout_backward"](fresh(dout), cache)
     want = dout * (out / case["x"]) if param["mode"] == "train" else dout
     problem = _differs("dx", want, dx, 1e-6)
-    return problem and f"dx should be dout masked and scaled exactly as your forward did: {problem}"
+    if problem is None:
+        return None
+    known = {"dropout_backward_no_mask": dout, "dropout_backward_unscaled": dout * (out != 0)}
+    named = next((name for name, wrong in known.items() if _differs("dx", wrong, dx, 1e-6) is None), None)
+    return Finding(f"dx should be dout masked and scaled exactly as your forward did: {problem}", named)
 
 
 def loss_of_zero_scores(name: str, value: Callable[[int], float]):

@@ -2,28 +2,33 @@
 
 grader/sandbox.py starts it as
 
-    python -I /path/to/grader/child.py REQUEST_FD REPLY_FD
+    python -s -P /path/to/grader/child.py REQUEST_FD REPLY_FD
 
 in a new session, with stdin on /dev/null, stdout and stderr on a pipe the parent drains, the scratch
-folder as working directory and a minimal environment. It never imports the grader package: it loads
+folder as working directory and a minimal environment of its own (so PYTHONHASHSEED=0 holds; -P keeps
+this file's folder, the grader package, off sys.path). It never imports the grader package: it loads
 wire.py (beside this file) under a private name, which imports numpy, reads its configuration, then
-installs its guards before any submitted code runs:
+confines itself before any submitted code runs:
 
 1. resource limits, soft and hard alike: address space, CPU seconds, file size (SIGXFSZ ignored, so
    a too-large write fails with EFBIG), processes (0; binds only a non-root uid), core dumps (0);
 2. sys.path = the scratch folder, then the interpreter's entries that neither lie under nor contain
    a forbidden root; an import guard first on sys.meta_path;
-3. refusing stubs for the few primitives that raise no audit event in Python 3.11 (thread start,
+3. the kernel's confinement, which holds even against code that writes raw memory (see
+   `_confine_kernel`): no new privileges, no capabilities, Landlock, a seccomp filter;
+4. refusing stubs for the few primitives that raise no audit event in Python 3.11 (thread start,
    _posixsubprocess.fork_exec, mkfifo, mknod);
-4. an audit hook (it cannot be removed), see `_audit_hook`.
+5. an audit hook (it cannot be removed from Python), see `_audit_hook`.
 
-Every refusal raises Forbidden (a PermissionError) and is recorded as an incident.
+Every refusal of the in-process guards raises Forbidden (a PermissionError) and is recorded as an
+incident. The kernel's refusals are plain OSErrors (EACCES, EPERM) and go unrecorded: they only
+show once code has got past those guards.
 
 Protocol: one wire frame each way per request, each preceded on its pipe by wire.FRAME_PREFIX.
 
     config (first)  {"scratch": str, "forbidden": [str, ...], "memory_bytes": int,
                      "cpu_seconds": int, "file_bytes": int, "first_handle": int}
-                    answered by {"ok": pid, "incidents": []}
+                    answered by {"ok": pid, "incidents": [what the kernel could not confine]}
     {"op": "load", "module": "optim"}                                  -> {"ok": None}
     {"op": "call", "module": str, "function": str, "args": [...], "kwargs": {...},
      "opaque": [int, ...]}       -> {"ok": result, "args_after": {"args": [dict | None, ...],
@@ -43,11 +48,14 @@ import _thread
 import builtins
 import importlib
 import importlib.util
+import errno
 import os
+import platform
 import posix
 import resource
 import signal
 import stat
+import struct
 import sys
 import threading
 import traceback
@@ -141,10 +149,11 @@ def main() -> None:
     incidents: list[str] = []
     _limit_resources(config)
     _confine_imports(scratch, roots, _refuser(incidents))
+    gaps = _confine_kernel(scratch, _readable(roots))
     _disable_unaudited(_refuser(incidents))
     sys.addaudithook(_audit_hook(scratch, roots, incidents))
     server = _Server(channel, config["scratch"], incidents, config["first_handle"])
-    channel.send(_encode({"ok": os.getpid(), "incidents": []}))
+    channel.send(_encode({"ok": os.getpid(), "incidents": gaps}))
     try:
         server.serve()
     except EOFError:  # the parent closed the request pipe
@@ -212,7 +221,7 @@ def _confine_imports(scratch: str, roots: tuple[str, ...], refuse: Callable[[str
     sys.path[:] = [scratch, *kept]
     sys.path_importer_cache.clear()
     sys.meta_path.insert(0, _ImportGuard(roots, refuse))
-    sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE
+    sys.dont_write_bytecode = True  # python -I (the notebook kernel) ignores PYTHONDONTWRITEBYTECODE
 
 
 def _overlaps(path: str, roots: tuple[str, ...]) -> bool:
@@ -247,6 +256,234 @@ class _ImportGuard:
                 if spec is not None:
                     return spec
         return None
+
+
+# -- the kernel's confinement ------------------------------------------------------------------------
+
+# Landlock file-system rights, by bit (landlock.h); the ABI that added each is noted.
+_FS_RIGHTS = (
+    "execute", "write_file", "read_file", "read_dir", "remove_dir", "remove_file", "make_char",
+    "make_dir", "make_reg", "make_sock", "make_fifo", "make_block", "make_sym",  # ABI 1
+    "refer",  # ABI 2
+    "truncate",  # ABI 3
+    "ioctl_dev",  # ABI 5
+)
+_FS_RIGHTS_KNOWN = {1: 13, 2: 14, 3: 15, 4: 15}  # how many of them an ABI knows; 16 from ABI 5 on
+_FILE_RIGHTS = ("execute", "write_file", "read_file", "truncate", "ioctl_dev")  # the rest need a folder
+_READ = ("read_file", "read_dir")
+# Scratch: read, write and remove files and folders. No execute, devices, sockets, fifos or symlinks.
+_SCRATCH = (*_READ, "write_file", "remove_dir", "remove_file", "make_dir", "make_reg", "refer", "truncate")
+_DEVICES = {
+    "/dev/null": ("read_file", "write_file", "truncate"),
+    "/dev/zero": ("read_file",),
+    "/dev/random": ("read_file",),
+    "/dev/urandom": ("read_file",),
+}
+_SYSTEM_LIBRARIES = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/etc/ld.so.cache")  # for a later dlopen
+_LANDLOCK_NET_TCP = 0b11  # bind, connect (ABI 4)
+_LANDLOCK_SCOPES = 0b11  # abstract unix sockets, signals (ABI 6)
+
+# seccomp, per machine: the audit architecture, the system calls refused with EPERM, and those
+# refused unless their first argument allows them (clone: CLONE_THREAD set; signals: to this process).
+_SECCOMP_TABLES = {
+    "x86_64": {
+        "arch": 0xC000003E,
+        "refused": (
+            57, 58, 59, 322,  # fork vfork execve execveat
+            41, 53, 425, 426, 427,  # socket socketpair io_uring_setup io_uring_enter io_uring_register
+            272, 308, 101, 310, 311, 321, 298, 323,  # unshare setns ptrace process_vm_readv/writev bpf
+            #                                           perf_event_open userfaultfd
+            90, 91, 268, 452, 92, 93, 94, 260,  # chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat
+            132, 235, 261, 280,  # utime utimes futimesat utimensat
+            188, 189, 190, 197, 198, 199,  # setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr
+            424, 434,  # pidfd_send_signal pidfd_open
+        ),
+        "clone": 56,
+        "clone3": 435,  # its flags sit in memory a filter cannot read: ENOSYS, so libc falls back to clone
+        "signals": (62, 200, 234, 129, 297),  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo
+    },
+}
+_CLONE_THREAD = 0x10000
+_X32_BIT = 0x40000000
+# classic BPF: load a word of struct seccomp_data, jumps, return; seccomp's actions
+_BPF_LOAD_WORD, _BPF_JEQ, _BPF_JGE, _BPF_JSET, _BPF_RETURN = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+_FIRST_ARGUMENT = 16  # offsetof(struct seccomp_data, args[0]), its low 32 bits on little-endian machines
+
+
+class _Kernel:
+    """The system calls of the confinement, through ctypes and libc. Each raises OSError on failure."""
+
+    _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+    _CAPABILITY_VERSION_3 = 0x20080522
+    # Landlock's system calls have the same numbers on every architecture but alpha.
+    _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
+    _CREATE_RULESET_VERSION, _RULE_PATH_BENEATH = 1, 1
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self._ctypes = ctypes
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    def no_new_privs(self) -> None:
+        self._call("prctl", self._PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+    def drop_capabilities(self) -> None:
+        """Empty the effective, permitted and inheritable sets (the ambient set follows)."""
+        self._call("capset", self._buffer(struct.pack("<Ii", self._CAPABILITY_VERSION_3, 0)), self._buffer(bytes(24)))
+
+    def landlock_abi(self) -> int:
+        return self._call("syscall", self._CREATE_RULESET, None, 0, self._CREATE_RULESET_VERSION)
+
+    def landlock(self, abi: int, fs: int, net: int, scopes: int, rules: list[tuple[str, int]]) -> None:
+        """Restrict this process to a new ruleset: `fs`, `net` and `scopes` handled, `rules` allowed
+        (paths that do not exist are skipped; a file gets only the rights that apply to files)."""
+        fields = 1 if abi < 4 else 2 if abi < 6 else 3
+        attributes = struct.pack("<QQQ", fs, net, scopes)[: 8 * fields]
+        ruleset = self._call("syscall", self._CREATE_RULESET, self._buffer(attributes), len(attributes), 0)
+        try:
+            for path, rights in rules:
+                self._allow(ruleset, path, rights)
+            self._call("syscall", self._RESTRICT_SELF, ruleset, 0)
+        finally:
+            os.close(ruleset)
+
+    def seccomp(self, program: list[tuple[int, int, int, int]]) -> None:
+        filters = self._buffer(b"".join(struct.pack("<HBBI", *instruction) for instruction in program))
+        header = struct.pack("<HxxxxxxQ", len(program), self._ctypes.addressof(filters))
+        self._call("prctl", self._PR_SET_SECCOMP, self._SECCOMP_MODE_FILTER, self._buffer(header), 0, 0)
+
+    def _allow(self, ruleset: int, path: str, rights: int) -> None:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                rights &= _rights(_FILE_RIGHTS)
+            rule = self._buffer(struct.pack("<Qi", rights, fd))
+            self._call("syscall", self._ADD_RULE, ruleset, self._RULE_PATH_BENEATH, rule, 0)
+        finally:
+            os.close(fd)
+
+    def _buffer(self, data: bytes) -> Any:
+        return self._ctypes.create_string_buffer(data, len(data))
+
+    def _call(self, name: str, *args: Any) -> int:
+        function = getattr(self._libc, name)
+        function.restype = self._ctypes.c_long
+        result = function(*(self._ctypes.c_long(arg) if type(arg) is int else arg for arg in args))
+        if result == -1:
+            code = self._ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+        return result
+
+
+def _readable(roots: tuple[str, ...]) -> list[str]:
+    """What the confined child may read besides scratch: its import path (sys.path after
+    _confine_imports, scratch aside) and the shared libraries, less anything overlapping a root."""
+    candidates = [*sys.path[1:], *_SYSTEM_LIBRARIES]
+    return [path for path in dict.fromkeys(candidates) if os.path.exists(path) and not _overlaps(path, roots)]
+
+
+def _confine_kernel(scratch: str, readable: list[str], kernel: Callable[[], Any] = _Kernel) -> list[str]:
+    """Confine this process for good, in this order: no new privileges; no capabilities (root keeps its
+    uid but loses every privilege, so rlimits can no longer be raised); Landlock (`_landlock_policy`);
+    seccomp (`_seccomp_program`). `kernel` makes the object that performs the system calls (_Kernel).
+
+    Returns the incidents: "kernel confinement unavailable: ..." or "... partial: ..." for each layer
+    this kernel or machine lacks. Grading goes on without them, under the in-process guards.
+    """
+    try:
+        system = kernel()
+        system.no_new_privs()
+    except (ImportError, OSError) as error:
+        return [f"kernel confinement unavailable: {_reason(error)}; only the in-process guards hold"]
+    gaps = []
+    layers = (
+        ("capabilities", system.drop_capabilities),
+        ("Landlock", lambda: _apply_landlock(system, scratch, readable)),
+        ("seccomp", lambda: _apply_seccomp(system)),
+    )
+    for layer, apply in layers:
+        try:
+            gaps += apply() or []
+        except OSError as error:
+            gaps.append(f"kernel confinement unavailable: {layer}: {_reason(error)}")
+    return gaps
+
+
+def _reason(error: BaseException) -> str:
+    """'Function not implemented (ENOSYS)', or the error's own text."""
+    name = errno.errorcode.get(getattr(error, "errno", None))
+    return f"{error.strerror} ({name})" if name else str(error)
+
+
+def _apply_landlock(system: Any, scratch: str, readable: list[str]) -> list[str]:
+    abi = system.landlock_abi()
+    system.landlock(abi, *_landlock_policy(abi, scratch, readable))
+    if abi >= 6:
+        return []
+    return [f"kernel confinement partial: Landlock ABI {abi} (TCP is restricted from ABI 4, signals from ABI 6)"]
+
+
+def _apply_seccomp(system: Any) -> list[str]:
+    machine = platform.machine()
+    if machine not in _SECCOMP_TABLES:
+        return [f"kernel confinement partial: no seccomp filter for {machine}"]
+    system.seccomp(_seccomp_program(_SECCOMP_TABLES[machine], os.getpid()))
+    return []
+
+
+def _landlock_policy(abi: int, scratch: str, readable: list[str]) -> tuple[int, int, int, list[tuple[str, int]]]:
+    """(handled fs rights, handled net rights, scopes, [(path, rights allowed beneath it)]) for an ABI.
+
+    Every right the ABI knows is handled, so whatever no rule allows is denied: scratch may be read and
+    written, `readable` and the harmless devices read (and /dev/null written), nothing else reached
+    (no execute anywhere); no TCP bind or connect (ABI 4); no signal to, nor abstract unix socket of,
+    a process outside the sandbox (ABI 6).
+    """
+    known = (1 << _FS_RIGHTS_KNOWN.get(abi, 16)) - 1
+    allowed = [(scratch, _SCRATCH), *((path, _READ) for path in readable), *_DEVICES.items()]
+    rules = [(path, _rights(names) & known) for path, names in allowed]
+    return known, _LANDLOCK_NET_TCP if abi >= 4 else 0, _LANDLOCK_SCOPES if abi >= 6 else 0, rules
+
+
+def _rights(names: tuple[str, ...]) -> int:
+    return sum(1 << _FS_RIGHTS.index(name) for name in set(names))
+
+
+def _seccomp_program(table: dict, pid: int) -> list[tuple[int, int, int, int]]:
+    """A classic BPF program (code, jt, jf, k) for seccomp: refuse with EPERM the table's system calls,
+    clone without CLONE_THREAD (a new process) and signals to any process but `pid`; clone3 fails with
+    ENOSYS; any other architecture (x32 included) is refused; everything else is allowed."""
+    program = [_bpf_load(4), _bpf_jump(_BPF_JEQ, table["arch"], 1, 0), _bpf_return(_EPERM), _bpf_load(0)]
+    program += [_bpf_jump(_BPF_JGE, _X32_BIT, 0, 1), _bpf_return(_EPERM)]
+    for number in table["refused"]:
+        program += [_bpf_jump(_BPF_JEQ, number, 0, 1), _bpf_return(_EPERM)]
+    program += [_bpf_jump(_BPF_JEQ, table["clone3"], 0, 1), _bpf_return(_ENOSYS)]
+    program += _unless_first_argument(table["clone"], _bpf_jump(_BPF_JSET, _CLONE_THREAD, 1, 0))
+    for number in table["signals"]:
+        program += _unless_first_argument(number, _bpf_jump(_BPF_JEQ, pid, 1, 0))
+    return [*program, _bpf_return(_ALLOW)]
+
+
+def _unless_first_argument(number: int, test: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """For system call `number`: allow it if `test` (jumping 1 when true) passes on args[0], else EPERM."""
+    return [_bpf_jump(_BPF_JEQ, number, 0, 4), _bpf_load(_FIRST_ARGUMENT), test, _bpf_return(_EPERM), _bpf_return(_ALLOW)]
+
+
+def _bpf_load(offset: int) -> tuple[int, int, int, int]:
+    return (_BPF_LOAD_WORD, 0, 0, offset)
+
+
+def _bpf_jump(code: int, value: int, if_true: int, if_false: int) -> tuple[int, int, int, int]:
+    return (code, if_true, if_false, value)
+
+
+def _bpf_return(action: int) -> tuple[int, int, int, int]:
+    return (_BPF_RETURN, 0, 0, action)
 
 
 def _disable_unaudited(refuse: Callable[[str], NoReturn]) -> None:

@@ -54,20 +54,21 @@ def compare_value(name: str, want: Any, have: Any, rtol: float) -> Mismatch | No
             return None
         return Mismatch(name, f"`{name}` should be {want}, got {_short(have)}", int(want), _short(have))
     want = np.asarray(want, dtype=np.float64)
-    if not isinstance(have, (np.ndarray, float, int)) or isinstance(have, bool):
+    if not isinstance(have, (np.ndarray, np.number, float, int)) or isinstance(have, bool):
         return Mismatch(name, f"`{name}` should be an array of shape {want.shape}, got {type(have).__name__}")
     have_arr = np.asarray(have)
     if have_arr.dtype.kind not in "fiu":
         return Mismatch(name, f"`{name}` has dtype {have_arr.dtype}, expected a float array")
     if have_arr.shape != want.shape:
         return Mismatch(name, f"`{name}` has shape {have_arr.shape}, expected {want.shape}")
-    have_arr = have_arr.astype(np.float64)
+    want, have_arr = np.atleast_1d(want), np.atleast_1d(have_arr.astype(np.float64))
     if not np.all(np.isfinite(have_arr)) and np.all(np.isfinite(want)):
         bad = np.argwhere(~np.isfinite(have_arr))[:SHOWN_ENTRIES]
         return Mismatch(name, f"`{name}` holds NaN or inf at {_indices(bad)}", got=_entries(have_arr, bad))
-    err = np.abs(have_arr - want)
-    bound = rtol * (np.abs(want) + np.max(np.abs(want), initial=0.0)) + 1e-300
-    bad = np.argwhere(~(err <= bound))
+    same = (have_arr == want) | (np.isnan(have_arr) & np.isnan(want))   # equal infs and NaNs match
+    finite = np.isfinite(want)
+    scale = np.max(np.abs(want[finite]), initial=0.0)
+    bad = np.argwhere(~(same | (np.abs(have_arr - want) <= rtol * (np.abs(want) + scale) + 1e-300)))
     if bad.size == 0:
         return None
     first = bad[:SHOWN_ENTRIES]
@@ -85,7 +86,7 @@ def equal_outputs(a: dict, b: dict, rtol: float) -> bool:
 
 
 def _entries(arr: np.ndarray, idx: np.ndarray) -> list[float]:
-    return [float(arr[tuple(i)]) for i in idx] if arr.ndim else [float(arr)]
+    return [float(arr[tuple(i)]) for i in idx]
 
 
 def _indices(idx: np.ndarray) -> str:

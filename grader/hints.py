@@ -1,6 +1,7 @@
 """What the student is told: the known mistake their outputs match, or how an output differs."""
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -21,9 +22,21 @@ def name_the_bug(function: str, probe: Probe, reference: Mapping[str, Callable],
     return None
 
 
+def hint_for(name: str | None) -> str | None:
+    """The fingerprint library's hint for a named bug, where the library is installed."""
+    if name is None:
+        return None
+    try:
+        from grader.diagnosis import FINGERPRINTS
+    except ImportError:   # the student's kit ships without it
+        return None
+    return next((f.hint for f in FINGERPRINTS if f.name == name), None)
+
+
 def _reproduces(probe: Probe, variant: Mapping[str, Callable], case: dict, got: dict, rtol: float) -> bool:
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return equal_outputs(probe(variant, case), got, rtol)
     except Exception:  # a variant that cannot run on this case does not match it
         return False
@@ -54,7 +67,7 @@ def describe(mismatch: Mismatch, expected: dict, got: dict) -> str:
 
 
 def _is_numeric(value) -> bool:
-    return isinstance(value, (np.ndarray, float, int)) and not isinstance(value, bool)
+    return isinstance(value, (np.ndarray, np.number, float, int)) and not isinstance(value, bool)
 
 
 def _constant_ratio(want: np.ndarray, have: np.ndarray) -> float | None:

@@ -26,6 +26,10 @@ Every failure of the submission raises SubmissionError; its kind is one of
 
 A timeout or crash kills the child; the next request starts a new one, which imports again the
 modules that had imported well. A module whose import failed fails every call into it, at once.
+
+Incidents (`Sandbox.incidents`) say what the submission tried or suffered, each once: the child's
+refusals, timeouts, crashes, exits, memory exhaustion, truncated output, and the kernel confinement
+the child could not apply (see child.py).
 """
 
 from __future__ import annotations
@@ -55,9 +59,11 @@ CHILD = Path(__file__).with_name("child.py")
 # The grader package and the reference package beside it: the child may not read either.
 OWN_ROOTS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "reference")
 _CHILD_KINDS = frozenset(KINDS) - {"timeout", "crash", "broken"}  # the parent's own
+_INCIDENT_KINDS = ("memory", "exit")  # failures that are incidents too (forbidden ones come as refusals)
 _INCIDENTS_PER_REPLY = 20
 _INCIDENT_CHARS = 300
 _PIPE_BYTES = 1 << 20
+_SESSION_SWEEPS = 5
 _NOTHING_AFTER: dict = {"args": [], "kwargs": {}}
 
 
@@ -99,7 +105,7 @@ class Sandbox:
         roots = (*OWN_ROOTS, *forbidden_roots)
         self._roots = tuple(dict.fromkeys(str(Path(root).resolve()) for root in roots))
         self._output = _Output(limits.output_bytes)
-        self._incidents: list[str] = []
+        self._incidents: dict[str, None] = {}  # an ordered set
         self._child: _Child | None = None
         self._modules: dict[str, SubmissionError | None] = {}  # imported modules: None, or the failure
         self._broken: dict[str, str] = {}  # "module.function": what happened to it
@@ -108,7 +114,7 @@ class Sandbox:
 
     @property
     def incidents(self) -> list[str]:
-        """What the submission tried or suffered, for people: refusals, timeouts, crashes, truncation."""
+        """What the submission tried or suffered, for people, each once (see the module docstring)."""
         truncation = self._output.truncation()
         return [*self._incidents, *([truncation] if truncation else [])]
 
@@ -152,7 +158,7 @@ class Sandbox:
             self._broken[name] = error.message
             raise error from None
         self._note(reply, f"in {name}")
-        _raise_again(_failure_in(reply))
+        _raise_again(self._failure(reply, f"in {name}"))
         _update_dicts(args, kwargs, reply.get("args_after", _NOTHING_AFTER))
         for handle in _handles_in(reply["ok"]):
             self._handles.add(handle.id)
@@ -219,10 +225,12 @@ class Sandbox:
             "first_handle": self._next_handle,
         }
         try:
-            return _Child(self._scratch, config, self._output, self.limits)
+            child = _Child(self._scratch, config, self._output, self.limits)
         except _Lost as lost:
             message = f"the sandbox child did not start ({lost.kind}: {lost.detail})\n{self.output[-2000:]}"
             raise RuntimeError(message) from None
+        self._incidents.update(dict.fromkeys(child.confinement_gaps))
+        return child
 
     def _import(self, module: str) -> None:
         """Import `module` in the running child; record None or the failure in self._modules."""
@@ -233,7 +241,7 @@ class Sandbox:
             self._modules[module] = failure
             return
         self._note(reply, f"at import of {_file_of(module)}")
-        self._modules[module] = _failure_in(reply)
+        self._modules[module] = self._failure(reply, f"at import of {_file_of(module)}")
 
     def _lose_child(self, lost: _Lost, what: str, seconds: float) -> SubmissionError:
         """Kill the child after a timeout or crash; record the incident; return the error to raise."""
@@ -241,15 +249,22 @@ class Sandbox:
         self._child = None
         self._handles.clear()
         message = f"timeout after {seconds} s" if lost.kind == "timeout" else lost.detail
-        self._incidents.append(f"{what}: {message}")
+        self._incidents[f"{what}: {message}"] = None
         return SubmissionError(lost.kind, message)
 
     def _note(self, reply: dict, context: str) -> None:
         incidents = reply["incidents"]
         for incident in incidents[:_INCIDENTS_PER_REPLY]:
-            self._incidents.append(f"{incident[:_INCIDENT_CHARS]} {context}")
+            self._incidents[f"{incident[:_INCIDENT_CHARS]} {context}"] = None
         if len(incidents) > _INCIDENTS_PER_REPLY:
-            self._incidents.append(f"{len(incidents) - _INCIDENTS_PER_REPLY} more refusals {context}")
+            self._incidents[f"{len(incidents) - _INCIDENTS_PER_REPLY} more refusals {context}"] = None
+
+    def _failure(self, reply: dict, context: str) -> SubmissionError | None:
+        """The reply's failure, if any; an exit or exhausted memory is an incident too."""
+        failure = _failure_in(reply)
+        if failure is not None and failure.kind in _INCIDENT_KINDS:
+            self._incidents[f"{failure.message[:_INCIDENT_CHARS]} {context}"] = None
+        return failure
 
     def _check_handles(self, value: Any) -> None:
         for handle in _handles_in(value):
@@ -275,7 +290,7 @@ class _Child:
         output_read, output_write = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", str(CHILD), str(request_read), str(reply_write)],
+                [sys.executable, "-s", "-P", str(CHILD), str(request_read), str(reply_write)],
                 stdin=subprocess.DEVNULL,
                 stdout=output_write,
                 stderr=subprocess.STDOUT,
@@ -297,10 +312,12 @@ class _Child:
         self._drain = threading.Thread(target=output.drain, args=(output_read,), daemon=True)
         self._drain.start()
         try:
-            self.request(config, limits.import_seconds)
+            welcome = self.request(config, limits.import_seconds)
         except _Lost:
             self.close()
             raise
+        # Sent before any submitted code ran, so it can be trusted: what the kernel could not confine.
+        self.confinement_gaps = [gap[:_INCIDENT_CHARS] for gap in welcome["incidents"]]
 
     def request(self, message: Any, seconds: float) -> dict:
         """Send one request and return the child's (checked) reply. Raises _Lost."""
@@ -402,8 +419,8 @@ def _write_files(scratch: Path, files: Mapping[str, bytes]) -> None:
 
 
 def _environment(scratch: Path) -> dict[str, str]:
-    """The child's whole environment. (python -I ignores the two PYTHON* entries; the child sets
-    sys.dont_write_bytecode itself, and str hashes stay randomised.)"""
+    """The child's whole environment: nothing of ours leaks in (no PYTHONPATH), str hashes are not
+    randomised, no bytecode is written, and numpy's libraries start no threads."""
     return {
         "HOME": str(scratch / ".home"),
         "TMPDIR": str(scratch / ".tmp"),
@@ -427,15 +444,48 @@ def _pipe() -> tuple[int, int]:
 
 
 def _kill(process: subprocess.Popen, fds: tuple[int, ...]) -> None:
-    """SIGKILL the child's process group, then reap the child (in that order: until it is reaped, its
-    id cannot be reused), then close our pipe ends."""
+    """SIGKILL the child's process group and every other process of its session, then reap the child
+    (in that order: until it is reaped, its id, which names the group and the session, cannot be
+    reused), then close our pipe ends."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    _kill_session(process.pid)
     process.wait()
     for fd in fds:
         os.close(fd)
+
+
+def _kill_session(session: int) -> None:
+    """SIGKILL the processes of `session` found in /proc (those that left the child's process group),
+    sweeping again while any turn up. (The kernel confinement keeps the child from starting any.)"""
+    for _ in range(_SESSION_SWEEPS):
+        members = [pid for pid in _process_ids() if pid != session and _session_of(pid) == session]
+        if not members:
+            return
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _process_ids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:  # no /proc here
+        return []
+
+
+def _session_of(pid: int) -> int | None:
+    """Field 6 of /proc/PID/stat (after the command name, which may hold spaces and parentheses)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rpartition(b")")[2].split()
+        return int(fields[3])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _await(fd: int, event: int, deadline: float) -> None:

@@ -37,3 +37,8 @@ def test_describe_names_common_patterns():
                        (np.zeros(3), "all zeros"), (want["dx"] + 0.5, "constant 0.5")]:
         m = compare_outputs(want, {"dx": got}, 1e-6)
         assert words in describe(m, want, {"dx": got})
+
+
+def test_scalars_are_judged_like_arrays():
+    assert compare_value("loss", 2.98, 3.98, 1e-6) is not None
+    assert compare_value("loss", np.float64(2.98), 2.98 + 1e-12, 1e-6) is None
