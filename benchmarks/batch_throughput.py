@@ -2,17 +2,20 @@
 
 Each run is `grader batch` as a child process into a fresh OUTDIR (nothing reused). The
 resident memory of its whole process tree (the batch, its workers, their sandboxes) is summed
-from /proc every 0.1 s; the table reports the peak.
+from /proc every 0.1 s; the table reports the peak. CPU seconds (user + system) of the tree
+come from getrusage(RUSAGE_CHILDREN), which does not depend on what else the machine runs;
+the line under the table gives the machine's CPUs and load average.
 
     python benchmarks/batch_throughput.py [--root submissions] [--jobs 1 2]
 
-| jobs | submissions | wall (s) | submissions / min | peak RSS of the process tree (MiB) |
-|---:|---:|---:|---:|---:|
+| jobs | submissions | wall (s) | submissions / min | CPU s / submission | peak RSS of the process tree (MiB) |
+|---:|---:|---:|---:|---:|---:|
 """
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,7 @@ class Run:
     jobs: int
     submissions: int
     wall_s: float
+    cpu_s: float    # user + system, the whole tree
     peak_rss: int   # bytes
     returncode: int
 
@@ -64,22 +68,28 @@ def tree_rss(pid: int) -> int:
 def measure(root: Path, jobs: int) -> Run:
     """One fresh `grader batch ROOT --jobs N`, timed, its process tree's memory sampled."""
     with tempfile.TemporaryDirectory(prefix="batch-throughput-") as out:
-        start = time.monotonic()
+        start, cpu = time.monotonic(), _children_cpu()
         child = subprocess.Popen([sys.executable, "-m", "grader.batch", str(root), "-o", out, "--jobs", str(jobs)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak = 0
         while child.poll() is None:
             peak = max(peak, tree_rss(child.pid))
             time.sleep(SAMPLE_S)
-        return Run(jobs, len(discover(root)), time.monotonic() - start, peak, child.returncode)
+        return Run(jobs, len(discover(root)), time.monotonic() - start, _children_cpu() - cpu, peak, child.returncode)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| jobs | submissions | wall (s) | submissions / min | peak RSS of the process tree (MiB) |",
-             "|---:|---:|---:|---:|---:|"]
+    lines = ["| jobs | submissions | wall (s) | submissions / min | CPU s / submission | "
+             "peak RSS of the process tree (MiB) |", "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r.jobs} | {r.submissions} | {r.wall_s:.1f} | {r.submissions / r.wall_s * 60:.1f} | "
-              f"{r.peak_rss / 2**20:.0f} |" for r in runs]
-    return "\n".join(lines)
+              f"{r.cpu_s / r.submissions:.2f} | {r.peak_rss / 2**20:.0f} |" for r in runs]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "\n".join(lines) + f"\n\n{os.cpu_count()} CPUs; load average {load} (1, 5, 15 min) at the end."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -217,10 +218,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def batch_main(argv: list[str]) -> int:
-    """0 when every submission was graded or found unreadable, 1 after a grader error, 2 on bad input, 130 interrupted."""
+    """Exit status: 0 when every submission was graded or found unreadable, 1 after a grader error,
+    2 on bad input, 130 when interrupted."""
     args = parser().parse_args(argv)
     if not args.root.is_dir():
         print(f"grader batch: {args.root}: not a folder", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("matplotlib") is None:   # summary.html's plots, needed only at the end
+        print("grader batch: needs matplotlib: pip install 'nndl-grader[batch]'", file=sys.stderr)
         return 2
     try:
         chosen = load(args.rubric)

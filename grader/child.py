@@ -27,18 +27,19 @@ show once code has got past those guards.
 Protocol: one wire frame each way per request, each preceded on its pipe by wire.FRAME_PREFIX.
 
     config (first)  {"scratch": str, "forbidden": [str, ...], "memory_bytes": int,
-                     "cpu_seconds": int, "file_bytes": int, "first_handle": int}
+                     "cpu_seconds": int, "file_bytes": int}
                     answered by {"ok": pid, "incidents": [what the kernel could not confine]}
     {"op": "load", "module": "optim"}                                  -> {"ok": None}
     {"op": "call", "module": str, "function": str, "args": [...], "kwargs": {...},
-     "opaque": [int, ...]}       -> {"ok": result, "args_after": {"args": [dict | None, ...],
+     "opaque": [int, ...], "first_handle": int}
+                                 -> {"ok": result, "args_after": {"args": [dict | None, ...],
                                                                   "kwargs": {name: dict}}}
     {"op": "drop", "handles": [Handle, ...]}                           -> {"ok": None}
     {"op": "ping"}                                                     -> {"ok": "pong"}
 
 A call's result positions listed in "opaque" (when the result is a tuple or list) stay in the
-child's handle table and cross as Handles; "args_after" holds the post-call contents of the
-arguments that were sent as dicts. A failed request answers {"error": kind, "message": str,
+child's handle table and cross as Handles, numbered from "first_handle" on; "args_after" holds the
+post-call contents of the arguments that were sent as dicts. A failed request answers {"error": kind, "message": str,
 "traceback": str} with kind one of exception, memory, exit, forbidden, bad-output, import. Every
 reply also carries "incidents": the refusals recorded since the previous reply.
 """
@@ -152,7 +153,7 @@ def main() -> None:
     gaps = _confine_kernel(scratch, _readable(roots))
     _disable_unaudited(_refuser(incidents))
     sys.addaudithook(_audit_hook(scratch, roots, incidents))
-    server = _Server(channel, config["scratch"], incidents, config["first_handle"])
+    server = _Server(channel, config["scratch"], incidents)
     channel.send(_encode({"ok": os.getpid(), "incidents": gaps}))
     try:
         server.serve()
@@ -398,7 +399,7 @@ def _confine_kernel(scratch: str, readable: list[str], kernel: Callable[[], Any]
     try:
         system = kernel()
         system.no_new_privs()
-    except (ImportError, OSError) as error:
+    except Exception as error:  # whatever this system lacks (ctypes, libc's prctl), grading goes on
         return [f"kernel confinement unavailable: {_reason(error)}; only the in-process guards hold"]
     gaps = []
     layers = (
@@ -409,7 +410,7 @@ def _confine_kernel(scratch: str, readable: list[str], kernel: Callable[[], Any]
     for layer, apply in layers:
         try:
             gaps += apply() or []
-        except OSError as error:
+        except Exception as error:
             gaps.append(f"kernel confinement unavailable: {layer}: {_reason(error)}")
     return gaps
 
@@ -647,11 +648,10 @@ def _audit_hook(scratch: str, roots: tuple[str, ...], incidents: list[str]) -> C
 class _Server:
     """Answers requests (see the module docstring) until the parent closes the request pipe."""
 
-    def __init__(self, channel: _Channel, scratch: str, incidents: list[str], first_handle: int) -> None:
+    def __init__(self, channel: _Channel, scratch: str, incidents: list[str]) -> None:
         self._channel, self._scratch, self._incidents = channel, scratch, incidents
         self._modules: dict[str, ModuleType] = {}
         self._kept: dict[int, Any] = {}
-        self._next_handle = first_handle
 
     def serve(self) -> NoReturn:
         while True:
@@ -706,7 +706,7 @@ class _Server:
         kwargs = {name: self._resolve(value) for name, value in sent_kwargs.items()}
         result = function(*args, **kwargs)
         return {
-            "ok": self._keep(result, request["opaque"]),
+            "ok": self._keep(result, request["opaque"], request["first_handle"]),
             "args_after": {
                 "args": [arg if type(sent) is dict else None for sent, arg in zip(sent_args, args)],
                 "kwargs": {name: kwargs[name] for name, sent in sent_kwargs.items() if type(sent) is dict},
@@ -724,17 +724,16 @@ class _Server:
             return {key: self._resolve(item) for key, item in value.items()}
         return value
 
-    def _keep(self, result: Any, opaque: list[int]) -> Any:
-        """`result` with its `opaque` positions moved to the handle table (tuples and lists only)."""
+    def _keep(self, result: Any, opaque: list[int], first_handle: int) -> Any:
+        """`result` with its `opaque` positions moved to the handle table, numbered from `first_handle`
+        (tuples and lists only)."""
         kind = type(result)
         if not opaque or (kind is not tuple and kind is not list):
             return result
         items = list(result)
-        for index in opaque:
-            if 0 <= index < len(items):
-                self._kept[self._next_handle] = items[index]
-                items[index] = _Handle(self._next_handle)
-                self._next_handle += 1
+        for handle, index in enumerate([index for index in opaque if 0 <= index < len(items)], first_handle):
+            self._kept[handle] = items[index]
+            items[index] = _Handle(handle)
         return kind(items)
 
     def _failure(self, error: BaseException, at_import: bool) -> dict:

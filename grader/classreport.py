@@ -187,7 +187,8 @@ def summary_html(rows: Sequence[Row]) -> str:
         + (f"; median score {number(statistics.median(graded))}" if graded else "") + "</p>",
         score_histogram(rows),
         "<h2>Per-function pass rates</h2>", pass_rate_chart(rates),
-        _table(["function", "full points", "pass rate"], [(f, f"{full}/{n}", _percent(full, n)) for f, full, n in rates]),
+        _table(["function", "full points", "pass rate"],
+               [(f, f"{full}/{n}", _percent(full, n)) for f, full, n in rates]),
         "<h2>Per-check pass rates (worst first)</h2>",
         _table(["check", "function", "passed", "pass rate"],
                [(i, f, f"{p}/{n}", _percent(p, n)) for i, f, p, n in check_pass_rates(rows)]),
@@ -197,7 +198,8 @@ def summary_html(rows: Sequence[Row]) -> str:
         _table(["student", "elapsed_s", "score"], [(r.student, number(r.report.elapsed_s), number(r.report.score))
                                                    for r in slowest]),
         "<h2>Not graded</h2>",
-        _table(["student", "status", "reason"], [(r.student, r.status, _reason(r)) for r in rows if r.status != "graded"]),
+        _table(["student", "status", "reason"],
+               [(r.student, r.status, _reason(r)) for r in rows if r.status != "graded"]),
         "<h2>Gradebook</h2>", f'<div class="wide">{_table(header, lines, "gradebook")}</div>',
     ]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Class report</title>'

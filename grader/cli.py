@@ -29,7 +29,21 @@ def main(argv: list[str] | None = None) -> int:
                                      add_help=False)
     fetch.add_argument("rest", nargs=argparse.REMAINDER)
 
+    for name, help_text in (("notebook", "execute a notebook against the reference (or a submission's nndl files)"),
+                            ("batch", "grade every submission under a folder: reports, gradebook.csv, summary.html"),
+                            ("gradescope", "build a Gradescope autograder archive")):
+        commands.add_parser(name, help=help_text, add_help=False).add_argument("rest", nargs=argparse.REMAINDER)
+
     args = parser.parse_args(argv)
+    if args.command == "notebook":
+        from grader.notebook import main as notebook_main
+        return notebook_main(args.rest)
+    if args.command == "batch":
+        from grader.batch import batch_main
+        return batch_main(args.rest)
+    if args.command == "gradescope":
+        from grader.gradescope import gradescope_main
+        return gradescope_main(args.rest)
     if args.command == "train":
         from reference.train import main as train_main
         return train_main(args.rest)

@@ -30,7 +30,10 @@ def limits_from(rubric: Rubric) -> Limits:
 def forbidden_roots() -> list[Path]:
     """Folders the submission may not read: the grader's and the reference's packages."""
     roots = [Path(grader.__file__).parent]
-    spec = importlib.util.find_spec("reference")
+    try:
+        spec = importlib.util.find_spec("reference")
+    except (ImportError, ValueError):   # not installed: the student's kit
+        spec = None
     if spec and spec.submodule_search_locations:
         roots += [Path(p) for p in spec.submodule_search_locations]
     return roots

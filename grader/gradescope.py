@@ -50,6 +50,7 @@ SETUP_SH = r"""#!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
+apt-get update
 if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     PY=python3
     apt-get install -y python3-venv
@@ -75,7 +76,8 @@ rm -f "$RESULTS"
 "$PY" -m grader.gradescope run --root "$ROOT" --rubric "$ROOT/source/rubric.toml" --profile @PROFILE@
 status=$?
 if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
-    printf '{"score": 0.0, "output": "The autograder failed before grading (exit status %d). Please tell your instructor.", "stdout_visibility": "hidden", "tests": []}\n' "$status" > "$RESULTS"
+    message="The autograder failed before grading (exit status $status). Please tell your instructor."
+    printf '{"score": 0.0, "output": "%s", "stdout_visibility": "hidden", "tests": []}\n' "$message" > "$RESULTS"
 fi
 exit 0
 """
@@ -116,12 +118,11 @@ def source_files() -> dict[str, Path]:
         raise BuildError(f"{project}: no pyproject.toml; build the archive from a source checkout "
                          f"(pip install -e .)")
     readme = project / str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"].get("readme", ""))
-    files = {"src/pyproject.toml": pyproject, **({f"src/{readme.name}": readme} if readme.is_file() else {})}
+    paths = [pyproject, *([readme] if readme.is_file() else [])]
     for package in PACKAGES:
-        for path in sorted((project / package).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files[f"src/{path.relative_to(project).as_posix()}"] = path
-    return files
+        paths += [p for p in sorted((project / package).rglob("*"))
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    return {f"src/{p.relative_to(project).as_posix()}": p for p in paths}
 
 
 def _add(archive: zipfile.ZipFile, name: str, text: str, executable: bool) -> None:

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import re
 import shutil
 import signal
@@ -400,13 +401,15 @@ async def _stop(km: Any, run_id: str) -> list[int]:
 # ---- what it produced ---------------------------------------------------------------------
 
 def printed_numbers(nb: Any) -> dict[str, float]:
-    """'validation' / 'test' -> the last `Validation|Test set accuracy: X` line in stdout."""
+    """'validation' / 'test' -> the last `Validation|Test set accuracy: X` line in stdout
+    with a finite X."""
     found = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stdout":
                 for match in PRINTED.finditer(output.get("text", "")):
-                    found["validation" if match[1] == "Validation" else "test"] = float(match[2])
+                    if math.isfinite(float(match[2])):
+                        found["validation" if match[1] == "Validation" else "test"] = float(match[2])
     return found
 
 
@@ -425,8 +428,9 @@ def write_images(nb: Any, outdir: Path) -> list[str]:
     return names
 
 
-def load_model(path: Path) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-    """model.npz -> (params, bn_stats), numeric arrays only; ModelError otherwise."""
+def load_model(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """model.npz -> (params: name -> array, bn_stats: "<i>/running_mean|running_var" -> array),
+    numeric arrays only; ModelError otherwise."""
     try:
         with zipfile.ZipFile(path) as archive:
             if sum(info.file_size for info in archive.infolist()) > MAX_MODEL_BYTES:
@@ -439,13 +443,10 @@ def load_model(path: Path) -> tuple[dict[str, np.ndarray], list[dict[str, np.nda
     if bad:
         raise ModelError(f"the saved model holds non-numeric arrays: {bad[:3]}")
     params = {key[6:]: value for key, value in arrays.items() if key.startswith("param/")}
-    layers = 1 + max([int(key.split("/")[1]) for key in arrays if key.startswith("bn/")], default=-1)
-    stats = [{stat: arrays[f"bn/{i}/{stat}"] for stat in ("running_mean", "running_var") if f"bn/{i}/{stat}" in arrays}
-             for i in range(layers)]
-    return params, stats
+    return params, {key[3:]: value for key, value in arrays.items() if key.startswith("bn/")}
 
 
-def reference_model(params: dict[str, np.ndarray], bn_stats: list[dict[str, np.ndarray]]) -> Any:
+def reference_model(params: dict[str, np.ndarray], bn_stats: dict[str, np.ndarray]) -> Any:
     """A reference FullyConnectedNet (float32) holding params W1..WL, b1..bL (and gamma, beta,
     running statistics with batchnorm); ModelError when they do not form one."""
     from reference.fc_net import FullyConnectedNet
@@ -455,24 +456,26 @@ def reference_model(params: dict[str, np.ndarray], bn_stats: list[dict[str, np.n
     shapes = [params[f"W{i}"].shape for i in range(1, layers + 1)]
     if any(len(s) != 2 for s in shapes) or any(a[1] != b[0] for a, b in zip(shapes, shapes[1:])):
         raise ModelError(f"the saved weights do not chain: {shapes}")
-    batchnorm = "gamma1" in params
+    state = np.random.get_state()   # the constructor draws weights: leave the grader's generator as it was
     model = FullyConnectedNet([s[1] for s in shapes[:-1]], input_dim=shapes[0][0], num_classes=shapes[-1][1],
-                              use_batchnorm=batchnorm)
+                              use_batchnorm="gamma1" in params)
+    np.random.set_state(state)
     _load_params(model, params, bn_stats)
     return model
 
 
-def _load_params(model: Any, params: dict[str, np.ndarray], bn_stats: list[dict[str, np.ndarray]]) -> None:
+def _load_params(model: Any, params: dict[str, np.ndarray], bn_stats: dict[str, np.ndarray]) -> None:
     for key, value in model.params.items():
         if key not in params or params[key].shape != value.shape:
             raise ModelError(f"the saved parameter {key} is missing or has shape "
                              f"{getattr(params.get(key), 'shape', None)}, not {value.shape}")
         model.params[key] = params[key].astype(np.float32)
     for i, bn_param in enumerate(model.bn_params):
-        stats = bn_stats[i] if i < len(bn_stats) else {}
-        if set(stats) != {"running_mean", "running_var"}:
-            raise ModelError(f"the saved model has batchnorm but no running statistics for layer {i + 1}")
-        bn_param.update({k: v.astype(np.float32) for k, v in stats.items()})
+        for stat in ("running_mean", "running_var"):
+            saved = bn_stats.get(f"{i}/{stat}")
+            if saved is None or saved.shape != model.params[f"gamma{i + 1}"].shape:
+                raise ModelError(f"the saved model has batchnorm but no usable {stat} for layer {i + 1}")
+            bn_param[stat] = saved.astype(np.float32)
 
 
 def reevaluate(model_path: Path, data_dir: Path, split: Split = Split()) -> float:
@@ -560,11 +563,10 @@ def _record(run: NotebookRun, nb: Any, progress: _Progress, scratch: Path, outdi
 
 
 def _reevaluate_into(run: NotebookRun, model: Path, data_dir: Path, split: Split) -> None:
-    from reference.data import DatasetError
     try:
         run.reevaluated_test = reevaluate(model, data_dir, split)
-    except (ModelError, DatasetError, ValueError, MemoryError) as e:
-        run.reevaluation_problem = _first_line(e)
+    except Exception as e:  # the saved model is the notebook's: it may break the forward pass in any way
+        run.reevaluation_problem = _first_line(e) or type(e).__name__
 
 
 def _finish(run: NotebookRun, start: float) -> NotebookRun:

@@ -6,11 +6,13 @@
         out, cache = box.call("layers", "affine_forward", x, w, b, opaque=[1])   # cache: a Handle
         dx, dw, db = box.call("layers", "affine_backward", dout, cache)
 
-The child (grader/child.py) starts on first use and imports modules on demand. Arguments and
-results cross as wire frames (grader/wire.py): arrays go as copies, so the submission never mutates
-the grader's arrays, and dict arguments are updated in place with their post-call contents. The
-positions of a tuple result named in `opaque` stay in the child and come back as Handles, valid
-until the child restarts or they are dropped.
+Each module runs in a child process of its own (grader/child.py), started on first use, so what
+one module does to its interpreter (patching numpy or builtins, wrecking the import system, exiting,
+hoarding memory, hanging) cannot touch the grading of another. Arguments and results cross as wire
+frames (grader/wire.py): arrays go as copies, so the submission never mutates the grader's arrays,
+and dict arguments are updated in place with their post-call contents. The positions of a tuple
+result named in `opaque` stay in the module's child and come back as Handles, valid in calls into
+the same module until its child restarts or they are dropped.
 
 Every failure of the submission raises SubmissionError; its kind is one of
 
@@ -24,8 +26,8 @@ Every failure of the submission raises SubmissionError; its kind is one of
     crash       the child died (a signal, os._exit, a limit), or a handle outlived its child
     broken      this function timed out or crashed before and is not called again
 
-A timeout or crash kills the child; the next request starts a new one, which imports again the
-modules that had imported well. A module whose import failed fails every call into it, at once.
+A timeout or crash kills the module's child; the next request into the module starts a new one,
+which imports it again. A module whose import failed fails every call into it, at once.
 
 Incidents (`Sandbox.incidents`) say what the submission tried or suffered, each once: the child's
 refusals, timeouts, crashes, exits, memory exhaustion, truncated output, and the kernel confinement
@@ -88,9 +90,9 @@ class SubmissionError(Exception):
 
 
 class Sandbox:
-    """A scratch folder holding the submission's files, and the child process that runs them.
+    """A scratch folder holding the submission's files, and a child process per imported module.
 
-    files maps relative POSIX paths ("optim.py", "nndl/layers.py") to source bytes. The child may
+    files maps relative POSIX paths ("optim.py", "nndl/layers.py") to source bytes. The children may
     not read under `forbidden_roots` (nor the grader or reference packages) and may not write
     outside the scratch folder. Use as a context manager, or call close().
     """
@@ -106,10 +108,10 @@ class Sandbox:
         self._roots = tuple(dict.fromkeys(str(Path(root).resolve()) for root in roots))
         self._output = _Output(limits.output_bytes)
         self._incidents: dict[str, None] = {}  # an ordered set
-        self._child: _Child | None = None
+        self._children: dict[str, _Child] = {}  # module -> the live child that has imported it
         self._modules: dict[str, SubmissionError | None] = {}  # imported modules: None, or the failure
         self._broken: dict[str, str] = {}  # "module.function": what happened to it
-        self._handles: set[int] = set()  # ids the running child holds for us
+        self._handles: dict[int, str] = {}  # handle id -> the module whose child holds it
         self._next_handle = 1
 
     @property
@@ -124,23 +126,20 @@ class Sandbox:
         return self._output.text()
 
     def load(self, module: str) -> None:
-        """Import `module` (a dotted name) in the child, once.
+        """Import `module` (a dotted name) in a child of its own, once.
 
         Raises SubmissionError if that fails, and so do all later loads of and calls into it.
         """
-        failure = self._modules.get(module)
-        if failure is None:  # new, or imported well (perhaps by a child since lost)
-            self._live_child()
-            if module not in self._modules:
-                self._import(module)
-            failure = self._modules[module]
-        _raise_again(failure)
+        if self._modules.get(module) is None:  # new, or imported well (perhaps by a child since lost)
+            self._live_child(module)
+        _raise_again(self._modules[module])
 
     def call(
         self, module: str, function: str, /, *args: Any, opaque: Sequence[int] = (), **kwargs: Any
     ) -> Any:
-        """module.function(*args, **kwargs) in the child: its result, with the `opaque` positions of
-        a tuple result as Handles. Dict arguments are updated in place with their post-call contents.
+        """module.function(*args, **kwargs) in the module's child: its result, with the `opaque`
+        positions of a tuple result as Handles. Dict arguments are updated in place with their
+        post-call contents.
 
         Raises SubmissionError (and wire.Unsupported for an argument the wire cannot carry).
         """
@@ -148,20 +147,20 @@ class Sandbox:
         if name in self._broken:
             raise SubmissionError("broken", f"{name} is not called again (earlier: {self._broken[name]})")
         self.load(module)
-        self._check_handles((args, kwargs))
+        self._check_handles((args, kwargs), module)
         request = {"op": "call", "module": module, "function": function, "args": list(args), "kwargs": kwargs}
-        request["opaque"] = list(opaque)
+        request.update(opaque=list(opaque), first_handle=self._next_handle)
         try:
-            reply = self._child.request(request, self.limits.call_seconds)
+            reply = self._children[module].request(request, self.limits.call_seconds)
         except _Lost as lost:
-            error = self._lose_child(lost, name, self.limits.call_seconds)
+            error = self._lose_child(module, lost, name, self.limits.call_seconds)
             self._broken[name] = error.message
             raise error from None
         self._note(reply, f"in {name}")
         _raise_again(self._failure(reply, f"in {name}"))
         _update_dicts(args, kwargs, reply.get("args_after", _NOTHING_AFTER))
         for handle in _handles_in(reply["ok"]):
-            self._handles.add(handle.id)
+            self._handles[handle.id] = module
             self._next_handle = max(self._next_handle, handle.id + 1)
         return reply["ok"]
 
@@ -176,23 +175,25 @@ class Sandbox:
         return proxy
 
     def drop(self, handles: Iterable[Handle]) -> None:
-        """Free the objects behind `handles` in the child; stale handles are ignored."""
-        live = [handle for handle in handles if handle.id in self._handles]
-        self._handles.difference_update(handle.id for handle in live)
-        if not live or self._child is None:
-            return
-        try:
-            reply = self._child.request({"op": "drop", "handles": live}, self.limits.call_seconds)
-        except _Lost as lost:  # a submission's __del__ can hang or crash too
-            self._lose_child(lost, "dropping handles", self.limits.call_seconds)
-            return
-        self._note(reply, "while dropping handles")
+        """Free the objects behind `handles` in their children; stale handles are ignored."""
+        by_module: dict[str, list[Handle]] = {}
+        for handle in handles:
+            if handle.id in self._handles:
+                by_module.setdefault(self._handles.pop(handle.id), []).append(handle)
+        for module, live in by_module.items():
+            try:
+                reply = self._children[module].request({"op": "drop", "handles": live}, self.limits.call_seconds)
+            except _Lost as lost:  # a submission's __del__ can hang or crash too
+                self._lose_child(module, lost, "dropping handles", self.limits.call_seconds)
+                continue
+            self._note(reply, "while dropping handles")
 
     def close(self) -> None:
-        """Kill the child's process group (SIGKILL), reap it, remove the scratch folder. Idempotent."""
-        if self._child is not None:
-            self._child.close()
-            self._child = None
+        """Kill each child's process group and session (SIGKILL), reap it, remove the scratch folder.
+        Idempotent."""
+        for child in self._children.values():
+            child.close()
+        self._children.clear()
         self._remove_scratch()
 
     def __enter__(self) -> Sandbox:
@@ -201,19 +202,17 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _live_child(self) -> _Child:
-        """The running child; after a loss, a new one that has imported the good modules again."""
+    def _live_child(self, module: str) -> None:
+        """Make sure `module` has a live child that imported it, unless its import fails (recorded in
+        self._modules): a child that died between requests is replaced without blame."""
         if not self._remove_scratch.alive:
             raise RuntimeError("the sandbox is closed")
-        if self._child is not None and self._child.process.poll() is not None:  # died between requests
-            self._lose_child(_Lost("crash", self._child.death()), "between requests", 0)
-        while self._child is None:
-            self._child = self._start()
-            for module in [name for name, failure in self._modules.items() if failure is None]:
-                self._import(module)
-                if self._child is None:  # that import killed it: the module is failed now, start again
-                    break
-        return self._child
+        child = self._children.get(module)
+        if child is not None and child.process.poll() is not None:
+            self._lose_child(module, _Lost("crash", child.death()), "between requests", 0)
+        if module not in self._children:
+            self._children[module] = self._start()
+            self._import(module)
 
     def _start(self) -> _Child:
         config = {
@@ -222,7 +221,6 @@ class Sandbox:
             "memory_bytes": self.limits.memory_bytes,
             "cpu_seconds": self.limits.cpu_seconds,
             "file_bytes": self.limits.file_bytes,
-            "first_handle": self._next_handle,
         }
         try:
             child = _Child(self._scratch, config, self._output, self.limits)
@@ -233,21 +231,23 @@ class Sandbox:
         return child
 
     def _import(self, module: str) -> None:
-        """Import `module` in the running child; record None or the failure in self._modules."""
+        """Import `module` in its new child; record None or the failure in self._modules (and let the
+        child go on a failure: nothing will call into it)."""
+        context = f"import of {_file_of(module)}"
         try:
-            reply = self._child.request({"op": "load", "module": module}, self.limits.import_seconds)
+            reply = self._children[module].request({"op": "load", "module": module}, self.limits.import_seconds)
         except _Lost as lost:
-            failure = self._lose_child(lost, f"import of {_file_of(module)}", self.limits.import_seconds)
-            self._modules[module] = failure
+            self._modules[module] = self._lose_child(module, lost, context, self.limits.import_seconds)
             return
-        self._note(reply, f"at import of {_file_of(module)}")
-        self._modules[module] = self._failure(reply, f"at import of {_file_of(module)}")
+        self._note(reply, f"at {context}")
+        self._modules[module] = self._failure(reply, f"at {context}")
+        if self._modules[module] is not None:
+            self._children.pop(module).close()
 
-    def _lose_child(self, lost: _Lost, what: str, seconds: float) -> SubmissionError:
-        """Kill the child after a timeout or crash; record the incident; return the error to raise."""
-        self._child.close()
-        self._child = None
-        self._handles.clear()
+    def _lose_child(self, module: str, lost: _Lost, what: str, seconds: float) -> SubmissionError:
+        """Kill the module's child after a timeout or crash; record the incident; return the error."""
+        self._children.pop(module).close()
+        self._handles = {handle: owner for handle, owner in self._handles.items() if owner != module}
         message = f"timeout after {seconds} s" if lost.kind == "timeout" else lost.detail
         self._incidents[f"{what}: {message}"] = None
         return SubmissionError(lost.kind, message)
@@ -266,9 +266,9 @@ class Sandbox:
             self._incidents[f"{failure.message[:_INCIDENT_CHARS]} {context}"] = None
         return failure
 
-    def _check_handles(self, value: Any) -> None:
+    def _check_handles(self, value: Any, module: str) -> None:
         for handle in _handles_in(value):
-            if handle.id not in self._handles:
+            if self._handles.get(handle.id) != module:
                 message = f"handle {handle.id} is stale: the child restarted (or it was dropped) since"
                 raise SubmissionError("crash", message)
 
@@ -479,11 +479,12 @@ def _process_ids() -> list[int]:
 
 
 def _session_of(pid: int) -> int | None:
-    """Field 6 of /proc/PID/stat (after the command name, which may hold spaces and parentheses)."""
+    """The session of a live process: field 6 of /proc/PID/stat (after the command name, which may hold
+    spaces and parentheses); None for a zombie (dead already) or a process gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
             fields = file.read().rpartition(b")")[2].split()
-        return int(fields[3])
+        return None if fields[0] == b"Z" else int(fields[3])
     except (OSError, IndexError, ValueError):
         return None
 

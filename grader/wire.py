@@ -17,9 +17,10 @@ Header nodes:
 
 Only numeric and boolean arrays cross (dtype kinds b, i, u, f); they arrive as writable base-class
 arrays that own their memory, dtype (byte order included) and shape as sent. Numpy scalars of those
-kinds are sent as the Python bool / int / float they hold. Anything else (ndarray subclasses, object
-or string arrays, sets, custom classes) makes `encode` raise `Unsupported`, naming the value and where
-it sits. The header may not exceed MAX_HEADER_BYTES: it is the part that costs memory to decode (long
+kinds are sent as the Python bool / int / float they hold. Types are matched exactly, never by
+isinstance, so no subclass can run code of its own here or pass for what it is not. Anything else
+(subclasses of ndarray, of numpy scalars or of int, float, str, dict...; object or string arrays;
+sets; custom classes) makes `encode` raise `Unsupported`, naming the value and where it sits. The header may not exceed MAX_HEADER_BYTES: it is the part that costs memory to decode (long
 lists belong in arrays). `decode` raises `WireError` on any bytes that are not such a frame, and
 checks every size before it allocates.
 
@@ -51,7 +52,8 @@ _HEADER_SIZE = struct.Struct("<I")
 _ARRAY_KINDS = "biuf"
 _MAX_NDIM = 64
 
-_ndarray, _generic, _dtype, _frombuffer, _prod = np.ndarray, np.generic, np.dtype, np.frombuffer, math.prod
+_ndarray, _dtype, _frombuffer, _prod = np.ndarray, np.dtype, np.frombuffer, math.prod
+_SCALAR_TYPES = frozenset(np.dtype(code).type for code in np.typecodes["All"] if np.dtype(code).kind in _ARRAY_KINDS)
 # json's C encoder: no circularity markers, no default, ASCII strings, no indent, compact separators,
 # unsorted keys, no skipped keys, NaN and infinities allowed. Called as _to_json(tree, 0).
 _to_json = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
@@ -129,10 +131,10 @@ def _node(obj: Any, arrays: list[bytes], where: str) -> Any:
         return {"handle": obj.id}
     if kind is _ndarray:
         return _array_node(obj, arrays, where)
+    if kind in _SCALAR_TYPES:
+        return _scalar(obj)
     if isinstance(obj, _ndarray):
         raise Unsupported(f"{where}: ndarray subclass {_name(kind)}")
-    if isinstance(obj, _generic):
-        return _scalar(obj, where)
     raise Unsupported(f"{where}: unsupported type {_name(kind)}")
 
 
@@ -150,15 +152,11 @@ def _array_node(array: np.ndarray, arrays: list[bytes], where: str) -> dict:
     return {"array": [dtype.str, list(array.shape)]}
 
 
-def _scalar(scalar: np.generic, where: str) -> bool | int | float:
+def _scalar(scalar: np.generic) -> bool | int | float:
     kind = scalar.dtype.kind
     if kind == "b":
         return bool(scalar)
-    if kind in "iu":
-        return int(scalar)
-    if kind == "f":
-        return float(scalar)
-    raise Unsupported(f"{where}: numpy scalar of dtype {scalar.dtype}")
+    return int(scalar) if kind in "iu" else float(scalar)
 
 
 def _name(kind: type) -> str:

@@ -35,7 +35,8 @@ def the_class() -> list[Row]:
         Row("bob", "graded", report("bob", {**full, "optim.adam": 2}, diagnosis="adam_no_bias_correction")),
         Row("carol", "graded", report("carol", {**full, "optim.sgd": 1}, 31.4159,
                                       ("call to optim.sgd timed out after 5 s",))),
-        Row("dave", "unreadable", report("dave", dict.fromkeys(full, 0), 0.2, ("dave.zip: not a readable zip archive",))),
+        Row("dave", "unreadable", report("dave", dict.fromkeys(full, 0), 0.2,
+                                         ("dave.zip: not a readable zip archive",))),
         Row("erin", "grader-error", Report("erin", 0.0, 0.0, 0.0, ["grader error: RuntimeError: boom"])),
     ]
 

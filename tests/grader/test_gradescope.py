@@ -14,7 +14,8 @@ from grader import rubric
 from grader.gradescope import GRADESCOPE_MEMORY_MB, GRADESCOPE_SLOWDOWN, gradescope_main
 
 # Gradescope's autograder specification: results.json keys, test keys, visibility values.
-TOP_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+TOP_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data", "tests",
+            "leaderboard"}
 TEST_KEYS = {"score", "max_score", "status", "name", "number", "output", "tags", "visibility", "extra_data"}
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 SUBMISSION = "correct_einsum"

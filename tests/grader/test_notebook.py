@@ -193,6 +193,36 @@ def test_a_printed_number_the_model_does_not_reach_loses_the_training_item(tmp_p
     assert "but the saved model scores" in training.message
 
 
+def saved(tmp_path: Path, **arrays) -> Path:
+    np.savez(tmp_path / "model.npz", **arrays)
+    return tmp_path / "model.npz"
+
+
+def test_saved_model_round_trips_through_the_reference_forward_pass(tmp_path):
+    from reference.fc_net import FullyConnectedNet
+    net = FullyConnectedNet([7, 6], input_dim=12, num_classes=4, use_batchnorm=True)
+    for i, bn in enumerate(net.bn_params):
+        bn.update(running_mean=np.full(net.params[f"gamma{i + 1}"].shape, 0.5, np.float32),
+                  running_var=np.full(net.params[f"gamma{i + 1}"].shape, 2.0, np.float32))
+    path = saved(tmp_path, **{f"param/{k}": v for k, v in net.params.items()},
+                 **{f"bn/{i}/{k}": bn[k] for i, bn in enumerate(net.bn_params) for k in ("running_mean", "running_var")})
+    X = np.random.default_rng(0).standard_normal((5, 12))
+    np.testing.assert_allclose(notebook.reference_model(*notebook.load_model(path)).loss(X), net.loss(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"param/W1": np.array([object()])}, "cannot be read"),
+    ({"param/W1": np.ones((3, 2)), "param/b1": np.ones(2), "param/W2": np.ones((4, 2)), "param/b2": np.ones(2)},
+     "do not chain"),
+    ({"param/weights": np.ones(3)}, "not W1..WL"),
+    ({"param/W1": np.ones((3, 2)), "param/b1": np.ones(2), "param/gamma1": np.ones(2), "param/beta1": np.ones(2),
+      "param/W2": np.ones((2, 2)), "param/b2": np.ones(2), "bn/x/running_mean": np.ones(2)}, "no usable running_mean"),
+])
+def test_saved_models_that_cannot_be_evaluated_are_named(tmp_path, arrays, words):
+    with pytest.raises(notebook.ModelError, match=words):
+        notebook.reference_model(*notebook.load_model(saved(tmp_path, **arrays)))
+
+
 # ---- grading items and the command line -------------------------------------------------------------
 
 def made_run(**fields) -> NotebookRun:

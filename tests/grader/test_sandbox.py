@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dis
+import errno
 import gc
 import os
+import struct
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -17,6 +21,7 @@ import pytest
 
 import grader
 from grader import child, wire
+from grader import sandbox as parent_side
 from grader.sandbox import Handle, Limits, Sandbox, SubmissionError
 
 QUICK = Limits(call_seconds=1.0, import_seconds=5.0)
@@ -180,6 +185,28 @@ def test_exits_inside_a_function(name):
         assert failure(sandbox.call, "optim", "f").kind == kind
         assert failure(sandbox.call, "optim", "f").kind == ("broken" if kind == "crash" else kind)
         assert sandbox.call("optim", "fine") == 1.5
+    assert len([incident for incident in sandbox.incidents if "optim.f" in incident]) == 1, sandbox.incidents
+
+
+def test_one_module_cannot_spoil_another():
+    """optim wrecks its own interpreter, then dies: layers, in its own child, goes on untouched."""
+    wrecker = """
+        import builtins, os, sys
+        import numpy as np
+        np.ones = np.zeros = lambda *args, **kwargs: "nothing"
+        builtins.isinstance = builtins.len = lambda *args: True
+        sys.meta_path.clear()
+        def die():
+            sys.modules.clear()
+            os._exit(0)
+    """
+    x, w, b, dout = np.ones((2, 3)), np.ones((3, 2)), np.zeros(2), np.ones((2, 2))
+    with box(wrecker, layers=COURSE) as sandbox:
+        out, cache = sandbox.call("layers", "affine_forward", x, w, b, opaque=[1])
+        assert failure(sandbox.call, "optim", "die").kind == "crash"
+        dx, dw, db = sandbox.call("layers", "affine_backward", dout, cache)
+    np.testing.assert_array_equal(out, np.full((2, 2), 3.0))
+    np.testing.assert_array_equal(dx, np.full((2, 3), 2.0))
 
 
 @pytest.mark.parametrize("body", ["while True:\n        pass", "import time\n    time.sleep(100)"])
@@ -381,7 +408,8 @@ def test_reading_under_a_forbidden_root_is_refused(tmp_path):
     with Sandbox(files, QUICK, forbidden_roots=[secret]) as sandbox:
         for path in [secret / "key.txt", tmp_path / "link", grader_file]:
             assert failure(sandbox.call, "optim", "read", str(path)).kind == "forbidden", path
-        assert failure(sandbox.call, "optim", "import_from", str(grader_file.parent), "wire").kind == "forbidden"
+        hidden = failure(sandbox.call, "optim", "import_from", str(grader_file.parent), "wire")
+        assert hidden.kind == "forbidden" or "No module named 'wire'" in hidden.message  # Landlock: not even listed
         assert sandbox.call("optim", "read", str(Path(np.__file__))).startswith('"""')
 
 
@@ -461,14 +489,175 @@ def test_the_child_sees_a_minimal_world():
         import os, sys
         def world():
             return sys.argv, dict(os.environ), sys.path, os.getcwd(), sys.stdin.fileno()
+        def hashes():
+            return hash("adam"), sys.flags.hash_randomization, sys.dont_write_bytecode
     """
-    with box(source) as sandbox:
+    with box(source) as sandbox, box(source) as another:
         argv, environment, path, cwd, stdin = sandbox.call("optim", "world")
+        hashes = [sandbox.call("optim", "hashes"), another.call("optim", "hashes")]
     assert set(environment) == {"HOME", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                 "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "LANG"}
     assert environment["HOME"].startswith(cwd + "/") and environment["TMPDIR"].startswith(cwd + "/")
     assert path[0] == cwd and not any(entry.startswith(str(Path(grader.__file__).parent)) for entry in path)
     assert len(argv) == 3 and argv[0].endswith("child.py")
+    assert hashes[0] == hashes[1] and hashes[0][1:] == (0, True)  # PYTHONHASHSEED=0 holds
+
+
+EACCES, EPERM = "PermissionError: [Errno 13]", "PermissionError: [Errno 1]"
+# Actions the in-process guards let through, and the kernel's confinement refuses.
+KERNEL_REFUSED = {
+    "read outside the import path": ("open('/etc/hostname').read()", EACCES),
+    "read its own memory map": ("open('/proc/self/maps').read()", EACCES),
+    "write to a device not listed": ("open('/dev/full', 'w').close()", EACCES),
+    "list the checkout": (f"import os; os.listdir({str(Path(grader.__file__).parents[1])!r})", EACCES),
+    "chmod in scratch": ("import os; os.chmod('optim.py', 0o644)", EPERM),
+    "utime in scratch": ("import os; os.utime('optim.py')", EPERM),
+}
+
+
+@pytest.mark.parametrize("name", KERNEL_REFUSED)
+def test_the_kernel_refuses_what_the_guards_let_through(name):
+    statement, refusal = KERNEL_REFUSED[name]
+    with box(f"def act():\n    {statement}\n") as sandbox:
+        error = failure(sandbox.call, "optim", "act")
+    assert error.kind == "exception" and error.message.startswith(refusal), error.message
+
+
+def test_the_child_runs_confined():
+    with box("import os\ndef pid():\n    return os.getpid()\n") as sandbox:
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{sandbox.call('optim', 'pid')}/status").read_text().splitlines())
+    assert sandbox.incidents == []  # no layer missing on this kernel
+    confinement = {key: status[key] for key in ("NoNewPrivs", "Seccomp", "CapEff", "CapPrm", "Threads")}
+    assert confinement == {"NoNewPrivs": "1", "Seccomp": "2", "CapEff": "0" * 16, "CapPrm": "0" * 16, "Threads": "1"}
+
+
+class FakeKernel:
+    """Stands in for child._Kernel: Landlock of ABI `abi`, or none (ENOSYS) when abi is None."""
+
+    def __init__(self, abi: int | None) -> None:
+        self.abi, self.applied = abi, []
+
+    def no_new_privs(self) -> None:
+        self.applied.append("no_new_privs")
+
+    def drop_capabilities(self) -> None:
+        self.applied.append("capabilities")
+
+    def landlock_abi(self) -> int:
+        if self.abi is None:
+            raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+        return self.abi
+
+    def landlock(self, abi: int, *policy: object) -> None:
+        self.applied.append(f"Landlock {abi}")
+
+    def seccomp(self, program: list) -> None:
+        self.applied.append("seccomp")
+
+
+def _no_ctypes() -> FakeKernel:
+    raise ImportError("No module named '_ctypes'")
+
+
+GAPS = {  # a kernel -> the incidents, and the layers applied
+    "ABI 7": (lambda: FakeKernel(7), [], ["no_new_privs", "capabilities", "Landlock 7", "seccomp"]),
+    "ABI 3": (lambda: FakeKernel(3),
+              ["kernel confinement partial: Landlock ABI 3 (TCP is restricted from ABI 4, signals from ABI 6)"],
+              ["no_new_privs", "capabilities", "Landlock 3", "seccomp"]),
+    "no Landlock": (lambda: FakeKernel(None),
+                    ["kernel confinement unavailable: Landlock: Function not implemented (ENOSYS)"],
+                    ["no_new_privs", "capabilities", "seccomp"]),
+    "no ctypes": (_no_ctypes,
+                  ["kernel confinement unavailable: No module named '_ctypes'; only the in-process guards hold"], []),
+}
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the seccomp table covers x86_64")
+@pytest.mark.parametrize("name", GAPS)
+def test_a_missing_kernel_layer_is_an_incident_not_a_failure(name):
+    make, incidents, applied = GAPS[name]
+    kernels: list[FakeKernel] = []
+
+    def kernel() -> FakeKernel:
+        kernels.append(make())
+        return kernels[-1]
+
+    assert child._confine_kernel("/scratch", ["/usr/lib"], kernel) == incidents
+    assert (kernels[0].applied if kernels else []) == applied
+
+
+@pytest.mark.parametrize("abi", [1, 2, 3, 4, 5, 6, 7])
+def test_landlock_handles_every_right_it_knows_and_allows_little(abi):
+    fs, net, scopes, rules = child._landlock_policy(abi, "/scratch", ["/usr/lib"])
+    allowed = dict(rules)
+    never = child._rights(("execute", "make_char", "make_block", "make_sock", "make_fifo", "make_sym", "ioctl_dev"))
+    assert fs == (1 << {1: 13, 2: 14, 3: 15, 4: 15}.get(abi, 16)) - 1
+    assert (net, scopes) == ((0b11 if abi >= 4 else 0), (0b11 if abi >= 6 else 0))
+    assert all(rights & ~fs == 0 and rights & never == 0 for rights in allowed.values())
+    assert allowed["/usr/lib"] == child._rights(("read_file", "read_dir"))
+    assert allowed["/dev/null"] & child._rights(("write_file",)) and not allowed["/dev/zero"] & child._rights(("write_file",))
+
+
+def _run_bpf(program: list[tuple[int, int, int, int]], number: int, arch: int, argument: int) -> int:
+    """What a classic BPF seccomp program returns for one system call (the few opcodes it uses)."""
+    data = struct.pack("<iIQ6Q", number, arch, 0, argument, 0, 0, 0, 0, 0)
+    counter, accumulator = 0, 0
+    while True:
+        code, if_true, if_false, value = program[counter]
+        if code == child._BPF_RETURN:
+            return value
+        if code == child._BPF_LOAD_WORD:
+            accumulator, counter = struct.unpack_from("<I", data, value)[0], counter + 1
+            continue
+        taken = {child._BPF_JEQ: accumulator == value, child._BPF_JGE: accumulator >= value,
+                 child._BPF_JSET: bool(accumulator & value)}[code]
+        counter += 1 + (if_true if taken else if_false)
+
+
+X86_64, PID = child._SECCOMP_TABLES["x86_64"]["arch"], 4242
+SECCOMP = {  # system call: (number, arch, first argument, the filter's answer)
+    "read": (0, X86_64, 0, child._ALLOW),
+    "fork": (57, X86_64, 0, child._EPERM),
+    "execve": (59, X86_64, 0, child._EPERM),
+    "socket": (41, X86_64, 2, child._EPERM),
+    "io_uring_setup": (425, X86_64, 0, child._EPERM),
+    "chmod": (90, X86_64, 0, child._EPERM),
+    "clone a thread": (56, X86_64, 0x3D0F00, child._ALLOW),
+    "clone a process": (56, X86_64, 17, child._EPERM),
+    "clone3": (435, X86_64, 0, child._ENOSYS),
+    "kill itself": (62, X86_64, PID, child._ALLOW),
+    "kill the parent": (62, X86_64, PID - 1, child._EPERM),
+    "kill every process": (62, X86_64, 0xFFFFFFFF, child._EPERM),
+    "tgkill itself": (234, X86_64, PID, child._ALLOW),
+    "an x32 call": (0x40000000, X86_64, 0, child._EPERM),
+    "an i386 call": (0, 0x40000003, 0, child._EPERM),
+}
+
+
+@pytest.mark.parametrize("name", SECCOMP)
+def test_the_seccomp_program_decides_as_intended(name):
+    number, arch, argument, expected = SECCOMP[name]
+    program = child._seccomp_program(child._SECCOMP_TABLES["x86_64"], PID)
+    assert _run_bpf(program, number, arch, argument) == expected
+
+
+def test_closing_kills_the_session_even_outside_the_process_group():
+    script = "import os, time\nif os.fork() == 0:\n    os.setpgid(0, 0)\ntime.sleep(60)\n"
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(_session_members(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_session_members(process.pid)) == 2
+    parent_side._kill(process, ())
+    deadline = time.monotonic() + 2  # SIGKILL is delivered asynchronously
+    while _session_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _session_members(process.pid) == []
+
+
+def _session_members(session: int) -> list[int]:
+    """The live (not zombie) processes of `session`."""
+    return [pid for pid in parent_side._process_ids() if parent_side._session_of(pid) == session]
 
 
 def test_close_kills_the_whole_session_and_removes_scratch():
@@ -518,6 +707,11 @@ def _functions_reachable_from(root: object) -> list[types.FunctionType]:
     return found
 
 
+class LyingFloat(np.float64):
+    def __eq__(self, other):
+        return True
+
+
 # -- the wire ---------------------------------------------------------------------------------------
 
 
@@ -527,7 +721,7 @@ def test_wire_refuses_what_it_cannot_carry_and_rejects_foreign_frames():
     back = wire.decode(wire.encode(value))
     assert back["t"][0] == 1 and np.isnan(back["t"][1][1]) and back["h"] == Handle(4)
     assert back["a"].dtype == np.uint16 and back["a"].tolist() == [0, 1, 2]
-    for unsupported in [np.matrix([[1]]), np.array([object()]), {1: 2}, {1}, 1j]:
+    for unsupported in [np.matrix([[1]]), np.array([object()]), {1: 2}, {1}, 1j, LyingFloat(1.0), True.__class__]:
         with pytest.raises(wire.Unsupported):
             wire.encode([unsupported])
     frame = wire.encode(np.arange(3.0))
