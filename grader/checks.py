@@ -255,11 +255,17 @@ def momentum_zero_is_sgd(rule: str):
 
 
 def zero_gradient_is_fixed(rule: str, cleared: tuple[str, ...]):
+    """From a fresh state, a zero gradient leaves w unchanged and a nonzero one moves it."""
     def prop(ns: Namespace, case: dict) -> str | None:
         config = {k: v for k, v in case["config"].items() if k not in cleared}
         next_w, _ = _step(ns, rule, case["w"], np.zeros_like(case["w"]), config)
         problem = _differs("next_w", case["w"], next_w, rtol_for(case))
-        return problem and f"a zero gradient from a fresh state should leave w unchanged: {problem}"
+        if problem:
+            return f"a zero gradient from a fresh state should leave w unchanged: {problem}"
+        moved, _ = _step(ns, rule, case["w"], case["dws"][0], config)
+        if np.array_equal(moved, case["w"]):
+            return "a nonzero gradient should move w, but your step returned w unchanged"
+        return None
     return prop
 
 
@@ -271,6 +277,8 @@ def scale_invariant_step(rule: str):
         config = {k: v for k, v in case["config"].items() if k in ("learning_rate", "decay_rate", "beta1", "beta2")}
         config["epsilon"] = 1e-12
         step = _step(ns, rule, w, dw, config)[0] - w
+        if not np.all(step * dw < 0):
+            return f"the first {rule} step from a fresh state should move every weight against its gradient"
         for factor in (0.1, 10.0):
             scaled = _step(ns, rule, w, dw * factor, config)[0] - w
             problem = _differs("step", step, scaled, 1e-4)

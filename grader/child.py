@@ -296,8 +296,10 @@ _SECCOMP_TABLES = {
             #                                           perf_event_open userfaultfd
             90, 91, 268, 452, 92, 93, 94, 260,  # chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat
             132, 235, 261, 280,  # utime utimes futimesat utimensat
-            188, 189, 190, 197, 198, 199,  # setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr
-            424, 434,  # pidfd_send_signal pidfd_open
+            188, 189, 190, 197, 198, 199, 463, 466,  # setxattr lsetxattr fsetxattr removexattr lremovexattr
+            #                                        fremovexattr setxattrat removexattrat
+            76,  # truncate by path (Landlock restricts it from ABI 3 on only)
+            424, 434, 248, 249, 250,  # pidfd_send_signal pidfd_open add_key request_key keyctl
         ),
         "clone": 56,
         "clone3": 435,  # its flags sit in memory a filter cannot read: ENOSYS, so libc falls back to clone
@@ -422,6 +424,7 @@ def _reason(error: BaseException) -> str:
 
 
 def _apply_landlock(system: Any, scratch: str, readable: list[str]) -> list[str]:
+    """Restrict this process by `_landlock_policy` at the kernel's ABI; the gap an old ABI leaves."""
     abi = system.landlock_abi()
     system.landlock(abi, *_landlock_policy(abi, scratch, readable))
     if abi >= 6:
@@ -430,6 +433,7 @@ def _apply_landlock(system: Any, scratch: str, readable: list[str]) -> list[str]
 
 
 def _apply_seccomp(system: Any) -> list[str]:
+    """Install `_seccomp_program` for this machine; the gap when there is no table for it."""
     machine = platform.machine()
     if machine not in _SECCOMP_TABLES:
         return [f"kernel confinement partial: no seccomp filter for {machine}"]
@@ -452,6 +456,7 @@ def _landlock_policy(abi: int, scratch: str, readable: list[str]) -> tuple[int, 
 
 
 def _rights(names: tuple[str, ...]) -> int:
+    """The bit mask of Landlock file-system rights named."""
     return sum(1 << _FS_RIGHTS.index(name) for name in set(names))
 
 

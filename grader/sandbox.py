@@ -71,7 +71,8 @@ _NOTHING_AFTER: dict = {"args": [], "kwargs": {}}
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits of one sandbox. Seconds are wall clock per request; the rest bind each child process."""
+    """Limits of one sandbox. Seconds are wall clock per request; the rest bind each child process
+    (there is one per imported module)."""
 
     call_seconds: float = 5.0
     import_seconds: float = 10.0  # also the child's start

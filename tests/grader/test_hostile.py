@@ -7,8 +7,10 @@ appear in the report's warnings; optionally earns_only, the check kinds through 
 
 Every case is graded once per session as `grader grade` does (submission.read, grade, write_reports),
 two at a time, with the packaged rubric under shorter limits (HOSTILE_LIMITS). Each case gets its own
-temporary folder, which becomes the parent of its sandbox's scratch folders, so whatever the sandbox
-leaves behind (files, processes) is attributed to the case that left it.
+temporary folder, which becomes the parent of its sandbox's scratch folders (nndl-sandbox-*, in /tmp
+otherwise), so whatever the sandbox leaves behind is attributed to the case that left it: files, and
+processes working in such a folder or started with it in their environment (a child's cwd and HOME
+lie in its scratch folder, and so would those of anything it started).
 """
 from __future__ import annotations
 
@@ -42,11 +44,6 @@ CHECKOUT = CORPUS.parent
 FORGED_NAMES = ("report.json", "results.json", "report.md", "planted.py")
 WORST_CASE = "hostile_hang_everywhere"
 # Cases the grader still scores wrongly, and why: each is an expected failure until its fix lands.
-KNOWN_GAPS = {
-    "hostile_fixed_inputs": "checks.py's scale_invariant_step passes an adam / rmsprop that returns zeros "
-                            "(the step, -w, does not change with |dw|): it should also require the first step "
-                            "to move every weight against its gradient",
-}
 
 
 def hostile_rubric() -> rubric.Rubric:
@@ -95,6 +92,11 @@ def state(path: Path) -> tuple[int, int] | None:
     return info.st_size, info.st_mtime_ns
 
 
+def size(path: Path) -> int:
+    """Its size in bytes; 0 when nothing is there."""
+    return (state(path) or (0, 0))[0]
+
+
 def forgery_targets(root: Path) -> list[Path]:
     """Where a forged report or planted file could land: the folders a submission can name."""
     folders = {Path("/tmp"), Path("/var/tmp"), Path("/"), Path(tempfile.gettempdir()), Path.home(), root,
@@ -113,7 +115,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every case graded: {"results": name -> grade_case's answer, "out": the output folders' parent,
     "forged": targets that changed, "destroyed": protected files missing or emptied since}."""
     root = tmp_path_factory.mktemp("hostile")
-    targets, protected = forgery_targets(root), [p for p in protected_files() if p.stat().st_size]
+    targets, protected = forgery_targets(root), [path for path in protected_files() if size(path)]
     before = {target: state(target) for target in targets}
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
@@ -126,7 +128,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "results": results,
         "out": root / "out",
         "forged": [str(target) for target in targets if state(target) != before[target]],
-        "destroyed": [str(path) for path in protected if state(path) is None or state(path)[0] == 0],
+        "destroyed": [str(path) for path in protected if not size(path)],
     }
 
 
@@ -179,10 +181,7 @@ def survived(result: dict, out: Path) -> bool:
             and not result["files"] and not result["processes"])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name])) if name in KNOWN_GAPS else name
-    for name in sorted(MANIFESTS)
-])
+@pytest.mark.parametrize("name", sorted(MANIFESTS))
 def test_scores_are_not_fooled(name: str, hostile: dict) -> None:
     assert verdict_problems(MANIFESTS[name], hostile["results"][name]["report"]) == []
 
@@ -231,11 +230,10 @@ def test_hostile_figures(hostile: dict, capsys: pytest.CaptureFixture) -> None:
     with capsys.disabled():
         print(f"\nhostile corpus: {len(results)} cases tried")
         print(f"  survived (the grader's own complete reports, in time, nothing left or forged): {len(alive)}/{len(results)}")
-        print(f"  correctly scored (nothing fooled, no collateral damage, incidents named): {len(scored)}/{len(results)}"
-              f"{''.join(f'; not yet {name}: {why}' for name, why in KNOWN_GAPS.items() if name not in scored)}")
+        print(f"  correctly scored (nothing fooled, no collateral damage, incidents named): {len(scored)}/{len(results)}")
         print(f"  grading time: {sum(r['wall'] for r in results.values()):.0f} s in all, "
               f"slowest {slowest} {results[slowest]['wall']:.1f} s")
-    assert len(alive) == len(results) >= 30 and set(results) - set(scored) <= set(KNOWN_GAPS)
+    assert len(alive) == len(results) >= 30 and len(scored) == len(results)
 
 
 # -- the memory-write exploit against the kernel's confinement -----------------------------------------
