@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     grade = commands.add_parser("grade", help="grade a submission against the reference and write reports")
     grade.add_argument("path", type=Path, help="a folder, a .zip of one, or a single .py file")
     grade.add_argument("-o", "--out", type=Path, required=True, help="folder for report.json, results.json, report.md")
+    grade.add_argument("--data-dir", type=Path, help="CIFAR-10 for a notebook submission (default: $CIFAR10_DIR)")
     _common(grade)
 
     check = commands.add_parser("check", help="the student's self-check: public checks only")
@@ -69,7 +70,8 @@ def _grade(args: argparse.Namespace, public_only: bool) -> int:
     except (rubric.RubricError, submission.SubmissionInputError) as e:
         print(f"grader: {e}", file=sys.stderr)
         return 2
-    result = grade(sub, chosen, PROFILES[args.profile], public_only=public_only)
+    result = (grade(sub, chosen, PROFILES[args.profile], public_only=True) if public_only else
+              grade(sub, chosen, PROFILES[args.profile], data_dir=args.data_dir, notebook_out=args.out / "notebook"))
     if public_only:
         print(report.markdown(result))
         print(report.table(result))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -44,8 +46,10 @@ def checks_for(profile: Profile, public_only: bool) -> list[Check]:
 
 
 def grade(submission: Submission, rubric: Rubric, profile: Profile = PROFILES["ucla-w21"],
-          public_only: bool = False) -> Report:
-    """Grade `submission`; `public_only` runs the self-check (no reference, no hidden checks)."""
+          public_only: bool = False, data_dir: Path | None = None, notebook_out: Path | None = None) -> Report:
+    """Grade `submission`; `public_only` runs the self-check (no reference, no hidden checks).
+    When the rubric gives notebook points, the notebook runs on CIFAR-10 from `data_dir`
+    (default $CIFAR10_DIR) and its outputs go to `notebook_out` (default: a temporary folder)."""
     start = time.monotonic()
     every_check = checks_for(profile, public_only=False)
     per_kind = Counter((c.function, c.kind) for c in every_check)
@@ -69,11 +73,31 @@ def grade(submission: Submission, rubric: Rubric, profile: Profile = PROFILES["u
                 description=check.description,
                 visibility="visible" if check.public else rubric.hidden_visibility))
         warnings += sandbox.incidents
+    if rubric.grades_notebook() and not public_only:
+        results += _notebook_results(submission, rubric, data_dir, notebook_out, warnings)
     return Report(submission=submission.name, score=round(sum(r.score for r in results), 6),
                   max_score=round(sum(r.max_score for r in results), 6),
                   elapsed_s=round(time.monotonic() - start, 3), warnings=warnings, checks=results,
                   profile=profile.name, grader_version=grader.__version__,
                   mode="check" if public_only else "grade")
+
+
+def _notebook_results(submission: Submission, rubric: Rubric, data_dir: Path | None,
+                      outdir: Path | None, warnings: list[str]) -> list[CheckResult]:
+    """The rubric's notebook items: the notebook run in isolation and its training re-evaluated."""
+    from grader.notebook import NNDL_FILES, NotebookRun, notebook_checks, run_notebook
+    data_dir = data_dir or (Path(os.environ["CIFAR10_DIR"]) if os.environ.get("CIFAR10_DIR") else None)
+    if submission.notebook is None:
+        return notebook_checks(NotebookRun(ok=False, outdir="", reason="no notebook was submitted"), rubric)
+    if data_dir is None:
+        warnings.append("the notebook was not graded: the grader has no CIFAR-10 data (--data-dir or CIFAR10_DIR)")
+        return []
+    with tempfile.TemporaryDirectory(prefix="nndl-notebook-out-") as scratch:
+        run = run_notebook(submission.notebook[1], {k: v for k, v in submission.files.items() if k in NNDL_FILES},
+                           data_dir, outdir or scratch,
+                           cell_timeout=float(rubric.limits.get("notebook_cell_seconds", 1800)),
+                           total_timeout=float(rubric.limits.get("notebook_seconds", 3600)))
+    return notebook_checks(run, rubric)
 
 
 def _load_modules(sandbox: Sandbox, submission: Submission) -> dict[str, str]:

@@ -30,6 +30,9 @@ class Rubric:
         """Points of one check: the kind's points shared by its checks."""
         return self.points.get(function, {}).get(kind, 0.0) / max(checks_of_kind, 1)
 
+    def grades_notebook(self) -> bool:
+        return any(self.points.get(item, {}).get("notebook", 0) > 0 for item in NOTEBOOK_ITEMS)
+
     def fingerprint(self) -> str:
         """A short hash of everything that changes a score."""
         return hashlib.sha256(repr((sorted((f, sorted(k.items())) for f, k in self.points.items()),
@@ -57,7 +60,8 @@ def _validated(data: dict, path: Path) -> Rubric:
             raise RubricError(f"{path}: unknown function {function!r} (known: {known})")
         _check_numbers(path, f"points.{function}", kinds, KINDS)
     limits = data.get("limits", {})
-    _check_numbers(path, "limits", limits, ("call_seconds", "import_seconds", "memory_mb", "examples"))
+    _check_numbers(path, "limits", limits, ("call_seconds", "import_seconds", "memory_mb", "examples",
+                                            "notebook_cell_seconds", "notebook_seconds"))
     visibility = data.get("hidden_visibility", "after_published")
     if visibility not in VISIBILITIES:
         raise RubricError(f"{path}: hidden_visibility must be one of {', '.join(VISIBILITIES)}")
