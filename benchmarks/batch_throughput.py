@@ -6,7 +6,7 @@ from /proc every 0.1 s; the table reports the peak. CPU seconds (user + system) 
 come from getrusage(RUSAGE_CHILDREN), which does not depend on what else the machine runs;
 the line under the table gives the machine's CPUs and load average.
 
-    python benchmarks/batch_throughput.py [--root submissions] [--jobs 1 2]
+    python benchmarks/batch_throughput.py [--root submissions] [--jobs 1 2] [--keep DIR]
 
 | jobs | submissions | wall (s) | submissions / min | CPU s / submission | peak RSS of the process tree (MiB) |
 |---:|---:|---:|---:|---:|---:|
@@ -14,8 +14,10 @@ the line under the table gives the machine's CPUs and load average.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,11 +67,15 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def measure(root: Path, jobs: int) -> Run:
-    """One fresh `grader batch ROOT --jobs N`, timed, its process tree's memory sampled."""
-    with tempfile.TemporaryDirectory(prefix="batch-throughput-") as out:
+def measure(root: Path, jobs: int, keep: Path | None) -> Run:
+    """One fresh `grader batch ROOT --jobs N` (into KEEP/jobs-N, emptied first, or a temporary
+    folder), timed, its process tree's memory sampled."""
+    if keep:
+        shutil.rmtree(keep / f"jobs-{jobs}", ignore_errors=True)
+    place = contextlib.nullcontext(keep / f"jobs-{jobs}") if keep else tempfile.TemporaryDirectory(prefix="batch-")
+    with place as out:
         start, cpu = time.monotonic(), _children_cpu()
-        child = subprocess.Popen([sys.executable, "-m", "grader.batch", str(root), "-o", out, "--jobs", str(jobs)],
+        child = subprocess.Popen([sys.executable, "-m", "grader.batch", str(root), "-o", str(out), "--jobs", str(jobs)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak = 0
         while child.poll() is None:
@@ -96,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=CORPUS, help="the class folder (default: submissions/)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="worker counts to compare")
+    parser.add_argument("--keep", type=Path, help="keep each run's OUTDIR as KEEP/jobs-N")
     args = parser.parse_args(argv)
-    runs = [measure(args.root, jobs) for jobs in args.jobs]
+    runs = [measure(args.root, jobs, args.keep) for jobs in args.jobs]
     print(table(runs))
     failed = [r.jobs for r in runs if r.returncode not in (0, 1)]   # 1: some grader errors, still a full run
     return 1 if failed else 0

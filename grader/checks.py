@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from grader import fixed_cases, strategies as gen
-from grader.compare import (FIXED_CASE_REL_ERROR, RTOL, Mismatch, compare_outputs, compare_value, rel_error)
+from grader.compare import (FIXED_CASE_REL_ERROR, GRADIENT_ATOL, GRADIENT_RTOL, Mismatch, compare_outputs,
+                            compare_value, input_scale, rel_error, tolerance_for)
 from grader.functions import GRADIENTS, PROBES, RULES, ContractError, Namespace, as_array, fresh, unpack
 from grader.hints import describe, hint_for, name_the_bug
 from grader.sandbox import SubmissionError
 
-GRADIENT_RTOL = 1e-5
 SEEN_FOR_DIAGNOSIS = 40
 
 
@@ -64,23 +64,6 @@ class Failure(Exception):
         super().__init__(message)
         self.case, self.message, self.got, self.hint, self.error = case, message, got, hint, error
         self.diagnosis = diagnosis
-
-
-def rtol_for(case: dict) -> float:
-    """float32 inputs anywhere in the case get the float32 tolerance."""
-    arrays = [v for v in _leaves(case) if isinstance(v, np.ndarray)]
-    return RTOL["float32" if any(a.dtype == np.float32 for a in arrays) else "float64"]
-
-
-def _leaves(value: Any):
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
-    else:
-        yield value
 
 
 def attempt(case: dict, call: Callable[[], Any]) -> Any:
@@ -186,14 +169,14 @@ def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context],
             got = attempt(case, lambda: probe(ctx.submission, case))
             if len(seen) < SEEN_FOR_DIAGNOSIS:
                 seen.append((case, got))
-            mismatch = compare_outputs(want, got, rtol_for(case))
+            mismatch = compare_outputs(want, got, *tolerance_for(case))
             if mismatch:
                 raise Failure(case, mismatch.message, got, describe(mismatch, want, got))
 
         failure = search(cases, evaluate, ctx.examples)
         if failure is not None and failure.got is not None:
             seen.append((failure.case, failure.got))
-            known = name_the_bug(function, probe, ctx.reference, seen, rtol_for)
+            known = name_the_bug(function, probe, ctx.reference, seen, tolerance_for)
             if known:
                 failure.hint, failure.diagnosis = known.hint, known.name
         return outcome(failure, f"agrees with the reference on {ctx.examples} generated cases")
@@ -208,7 +191,7 @@ def gradient(function: str, cases: st.SearchStrategy) -> Callable[[Context], Out
     def run(ctx: Context) -> Outcome:
         def evaluate(case: dict) -> None:
             analytic, numeric = attempt(case, lambda: probe(ctx.submission, case))
-            mismatch = compare_outputs(numeric, analytic, GRADIENT_RTOL)
+            mismatch = compare_outputs(numeric, analytic, GRADIENT_RTOL, GRADIENT_ATOL * input_scale(case))
             if mismatch:
                 raise Failure(case, "backward disagrees with centred differences of your forward: "
                               + mismatch.message, hint=describe(mismatch, numeric, analytic))
@@ -239,8 +222,8 @@ def _step(ns: Namespace, rule: str, w: np.ndarray, dw: np.ndarray, config: dict)
     return as_array(next_w, "next_w"), config
 
 
-def _differs(name: str, want: Any, have: Any, rtol: float) -> str | None:
-    mismatch = compare_value(name, want, have, rtol)
+def _differs(name: str, want: Any, have: Any, rtol: float, atol: float = 0.0) -> str | None:
+    mismatch = compare_value(name, want, have, rtol, atol)
     return mismatch.message if mismatch else None
 
 
@@ -249,7 +232,7 @@ def momentum_zero_is_sgd(rule: str):
         config = {**case["config"], "momentum": 0.0}
         lr = config.get("learning_rate", 1e-2)
         next_w, _ = _step(ns, rule, case["w"], case["dws"][0], config)
-        problem = _differs("next_w", case["w"] - lr * case["dws"][0], next_w, rtol_for(case))
+        problem = _differs("next_w", case["w"] - lr * case["dws"][0], next_w, *tolerance_for(case))
         return problem and f"with momentum 0 the step should be plain SGD (w - lr * dw): {problem}"
     return prop
 
@@ -259,7 +242,7 @@ def zero_gradient_is_fixed(rule: str, cleared: tuple[str, ...]):
     def prop(ns: Namespace, case: dict) -> str | None:
         config = {k: v for k, v in case["config"].items() if k not in cleared}
         next_w, _ = _step(ns, rule, case["w"], np.zeros_like(case["w"]), config)
-        problem = _differs("next_w", case["w"], next_w, rtol_for(case))
+        problem = _differs("next_w", case["w"], next_w, *tolerance_for(case))
         if problem:
             return f"a zero gradient from a fresh state should leave w unchanged: {problem}"
         moved, _ = _step(ns, rule, case["w"], case["dws"][0], config)

@@ -1,9 +1,10 @@
 """Comparing outputs: the one place that says what "equal enough" means.
 
-An entry passes when |got - expected| <= rtol * (|expected| + max|expected|), i.e. a relative
-tolerance plus an absolute one scaled to the array's own magnitude, so that entries cancelled
-to near zero (a batchnorm dx, an Adam step) are judged against the size of the terms that
-produced them. rtol depends on the dtype of the inputs the function was given.
+An entry passes when |got - expected| <= rtol * (|expected| + max|expected|) + atol: a relative
+tolerance, an absolute one scaled to the array's own magnitude, and a floor scaled to the
+inputs (atol = ATOL[dtype] * max|input|), so that outputs cancelled to near zero (a batchnorm
+dx at N = 2, softmax's p - 1 on a confident row) are judged against the size of the terms
+that produced them. Both depend on the dtype of the inputs the function was given.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import numpy as np
 
 RTOL = {"float64": 1e-6, "float32": 1e-3}
+ATOL = {"float64": 1e-9, "float32": 1e-4}     # times the largest input magnitude
+GRADIENT_RTOL, GRADIENT_ATOL = 1e-5, 1e-6      # centred differences (h = 1e-5) against a backward
 FIXED_CASE_REL_ERROR = 1e-6   # the notebook's printed arrays carry 8 significant digits
 SHOWN_ENTRIES = 3             # differing entries quoted in a message
 
@@ -37,18 +40,42 @@ class Mismatch:
                 "got": self.got, "rel_error": self.rel_error}
 
 
-def compare_outputs(expected: dict, got: dict, rtol: float) -> Mismatch | None:
+def tolerance_for(case: dict) -> tuple[float, float]:
+    """(rtol, atol) for a case: float32 inputs anywhere get the float32 tolerances."""
+    arrays = [v for v in _leaves(case) if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    dtype = "float32" if any(a.dtype == np.float32 for a in arrays) else "float64"
+    return RTOL[dtype], ATOL[dtype] * input_scale(case)
+
+
+def input_scale(case: dict) -> float:
+    """The largest magnitude among a case's float arrays (at least 1)."""
+    arrays = [v for v in _leaves(case) if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.size]
+    return max([1.0, *(float(np.max(np.abs(a))) for a in arrays)])
+
+
+def _leaves(value: Any):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def compare_outputs(expected: dict, got: dict, rtol: float, atol: float = 0.0) -> Mismatch | None:
     """First named output of `got` that differs from `expected` (same keys), or None."""
     for name, want in expected.items():
         if name not in got:
             return Mismatch(name, f"`{name}` is missing from what your function returned")
-        mismatch = compare_value(name, want, got[name], rtol)
+        mismatch = compare_value(name, want, got[name], rtol, atol)
         if mismatch:
             return mismatch
     return None
 
 
-def compare_value(name: str, want: Any, have: Any, rtol: float) -> Mismatch | None:
+def compare_value(name: str, want: Any, have: Any, rtol: float, atol: float = 0.0) -> Mismatch | None:
     if isinstance(want, (int, np.integer)) and not isinstance(want, bool):
         if isinstance(have, (int, float, np.integer, np.floating)) and have == want:
             return None
@@ -68,7 +95,7 @@ def compare_value(name: str, want: Any, have: Any, rtol: float) -> Mismatch | No
     same = (have_arr == want) | (np.isnan(have_arr) & np.isnan(want))   # equal infs and NaNs match
     finite = np.isfinite(want)
     scale = np.max(np.abs(want[finite]), initial=0.0)
-    bad = np.argwhere(~(same | (np.abs(have_arr - want) <= rtol * (np.abs(want) + scale) + 1e-300)))
+    bad = np.argwhere(~(same | (np.abs(have_arr - want) <= rtol * (np.abs(want) + scale) + atol + 1e-300)))
     if bad.size == 0:
         return None
     first = bad[:SHOWN_ENTRIES]
@@ -80,9 +107,9 @@ def compare_value(name: str, want: Any, have: Any, rtol: float) -> Mismatch | No
         rel_error=rel_error(want, have_arr))
 
 
-def equal_outputs(a: dict, b: dict, rtol: float) -> bool:
-    """True when two output dicts have the same keys and agree within rtol."""
-    return a.keys() == b.keys() and compare_outputs(a, b, rtol) is None
+def equal_outputs(a: dict, b: dict, rtol: float, atol: float = 0.0) -> bool:
+    """True when two output dicts have the same keys and agree within the tolerances."""
+    return a.keys() == b.keys() and compare_outputs(a, b, rtol, atol) is None
 
 
 def _entries(arr: np.ndarray, idx: np.ndarray) -> list[float]:

@@ -11,13 +11,13 @@ from grader.functions import Probe
 
 
 def name_the_bug(function: str, probe: Probe, reference: Mapping[str, Callable],
-                 seen: Sequence[tuple[dict, dict]], rtol: Callable[[dict], float]):
+                 seen: Sequence[tuple[dict, dict]], tolerance: Callable[[dict], tuple[float, float]]):
     """The first fingerprint of `function` that reproduces the submission's outputs on every
     case seen (case, outputs), or None."""
     from grader.diagnosis import fingerprints_for
     for fingerprint in fingerprints_for(function):
         variant = {**reference, **fingerprint.replaces}
-        if all(_reproduces(probe, variant, case, got, rtol(case)) for case, got in seen):
+        if all(_reproduces(probe, variant, case, got, tolerance(case)) for case, got in seen):
             return fingerprint
     return None
 
@@ -33,11 +33,12 @@ def hint_for(name: str | None) -> str | None:
     return next((f.hint for f in FINGERPRINTS if f.name == name), None)
 
 
-def _reproduces(probe: Probe, variant: Mapping[str, Callable], case: dict, got: dict, rtol: float) -> bool:
+def _reproduces(probe: Probe, variant: Mapping[str, Callable], case: dict, got: dict,
+                tolerance: tuple[float, float]) -> bool:
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return equal_outputs(probe(variant, case), got, rtol)
+            return equal_outputs(probe(variant, case), got, *tolerance)
     except Exception:  # a variant that cannot run on this case does not match it
         return False
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from grader.compare import RTOL, compare_outputs, compare_value, rel_error
+from grader.compare import RTOL, compare_outputs, compare_value, rel_error, tolerance_for
 from grader.hints import describe
 
 
@@ -42,3 +42,16 @@ def test_describe_names_common_patterns():
 def test_scalars_are_judged_like_arrays():
     assert compare_value("loss", 2.98, 3.98, 1e-6) is not None
     assert compare_value("loss", np.float64(2.98), 2.98 + 1e-12, 1e-6) is None
+
+
+def test_outputs_cancelled_to_zero_are_judged_against_the_inputs_scale():
+    """softmax's p - 1 on a confident row is 0 in one correct formula and -1e-16 in another."""
+    case = {"x": np.array([[300.0, 0.0, 0.0]]), "y": np.array([0])}
+    want, got = {"dx": np.zeros((1, 3))}, {"dx": np.array([[-1e-16, 5e-131, 5e-131]])}
+    assert compare_outputs(want, got, *tolerance_for(case)) is None
+    assert compare_outputs(want, {"dx": np.array([[-1e-3, 0, 0]])}, *tolerance_for(case)) is not None
+
+
+def test_float32_inputs_get_the_float32_tolerance():
+    assert tolerance_for({"x": np.ones(2, np.float32)})[0] == RTOL["float32"]
+    assert tolerance_for({"x": np.ones(2), "config": {"v": np.ones(2)}})[0] == RTOL["float64"]
