@@ -1,6 +1,7 @@
 """Training speed of the headline job: the reference (course API) beside PyTorch, same run.
 
     python benchmarks/train_speed.py [--windows 5] [--iterations 100] [--checks 2]
+        [--idle 0.9] [--patience 900]
 
 The job: FullyConnectedNet([500, 500, 500], weight_scale=0.01, use_batchnorm=True) and
 Solver(update_rule='adam', learning_rate 1e-3, batch_size=100) on 49,000 rows of CIFAR shape
@@ -14,7 +15,9 @@ parent runs them alternately, one window of --iterations steps at a time, --wind
 in a rotating order, and takes medians. The matmul floor is the job's GEMM FLOPs (forward
 and backward, no input gradient for the first layer) over a float32 GEMM rate measured in
 the same run (2048 x 2048 matrices); "GEMMs alone" times the job's 13 GEMMs at their shapes.
-Peak memory is each worker's peak RSS (VmHWM).
+Peak memory is each worker's peak RSS (VmHWM). On a shared machine each window first waits
+(up to --patience seconds) until the CPUs are at least --idle idle over one second; the idle
+fractions seen are printed under the table.
 
 Prints a Markdown table: ms per iteration, ms per accuracy check, the whole-job projection,
 the ratio to fused Adam, peak RSS.
@@ -47,6 +50,24 @@ def random_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """X: (rows, 3, 32, 32) float32 standard normal, y: (rows,) labels in [0, 10)."""
     rng = np.random.default_rng(seed)
     return rng.standard_normal((rows, 3, 32, 32), dtype=np.float32), rng.integers(10, size=rows)
+
+
+def cpu_idle(seconds: float = 1.0) -> float:
+    """Fraction of all CPU time spent idle over the next `seconds` (/proc/stat)."""
+    def sample() -> tuple[int, int]:
+        with open('/proc/stat') as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)     # idle + iowait, all
+    (idle0, total0), _, (idle1, total1) = sample(), time.sleep(seconds), sample()
+    return (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_for_idle(idle: float, patience: float) -> float:
+    """Waits until cpu_idle() >= idle or patience seconds have passed -> the last cpu_idle()."""
+    deadline = time.monotonic() + patience
+    while (seen := cpu_idle()) < idle and time.monotonic() < deadline:
+        pass
+    return seen
 
 
 def peak_rss() -> int:
@@ -190,24 +211,24 @@ class Worker:
         self.process.wait()
 
 
-def measure(windows: int, iterations: int, checks: int) -> dict:
-    """Alternating windows -> {name: {'ms': [...], 'check_ms': [...], 'rss': bytes}} and
-    'gemm': [(GFLOP/s, job GEMMs ms)], 'load': [1-minute load averages]."""
+def measure(windows: int, iterations: int, checks: int, idle: float, patience: float) -> dict:
+    """Alternating windows -> {name: {'ms': [...], 'check_ms': [...], 'rss': bytes}},
+    'gemm': [(GFLOP/s, job GEMMs ms)], 'idle': [idle fraction before each window]."""
     workers = [Worker(name) for name in WORKERS]
     for w in workers:
         assert json.loads(w.process.stdout.readline()) == 'ready'
     results = {w.name: {'ms': [], 'check_ms': []} for w in workers}
-    results.update(gemm=[], load=[])
+    results.update(gemm=[], idle=[])
     for window in range(windows):
-        results['load'].append(os.getloadavg()[0])
         for w in workers[window % len(workers):] + workers[:window % len(workers)]:
             time.sleep(SETTLE_S)
+            results['idle'].append(wait_for_idle(idle, patience))
             results[w.name]['ms'].append(w.ask(steps=iterations) / iterations * 1e3)
-            time.sleep(SETTLE_S)
             results[w.name]['check_ms'].append(w.ask(check=checks) / checks * 1e3)
         time.sleep(SETTLE_S)
+        results['idle'].append(wait_for_idle(idle, patience))
         results['gemm'].append(workers[0].ask(gemm=1))
-        print(f'window {window + 1}/{windows} done, load {results["load"][-1]:.1f}', file=sys.stderr)
+        print(f'window {window + 1}/{windows} done', file=sys.stderr)
     for w in workers:
         results[w.name]['rss'] = w.ask(rss=1)
         w.close()
@@ -239,8 +260,9 @@ def table(results: dict) -> str:
     f32, f64 = med['reference float32'][0], med['reference float64'][0]
     lines += ['', f'reference float32: {f32 / fused_ms:.2f} x torch fused Adam, {f32 / floor_ms:.2f} x '
               f'the matmul floor; float64 / float32: {f64 / f32:.2f}.',
-              f'Medians of {len(results["load"])} alternating windows; 1-minute load average at '
-              f'their starts: {", ".join(f"{x:.1f}" for x in results["load"])} ({os.cpu_count()} cores).']
+              f'Medians of {len(results["gemm"])} alternating windows of each; CPU idle before them '
+              f'(of {os.cpu_count()} cores): median {statistics.median(results["idle"]):.0%}, '
+              f'lowest {min(results["idle"]):.0%}.']
     return '\n'.join(lines)
 
 
@@ -249,12 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--windows', type=int, default=5)
     parser.add_argument('--iterations', type=int, default=100, help='steps per window')
     parser.add_argument('--checks', type=int, default=2, help='accuracy checks per window')
+    parser.add_argument('--idle', type=float, default=0.9, help='CPU idle fraction to wait for')
+    parser.add_argument('--patience', type=float, default=900, help='seconds to wait for it')
     parser.add_argument('--worker', choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker)
         return 0
-    print(table(measure(args.windows, args.iterations, args.checks)))
+    print(table(measure(args.windows, args.iterations, args.checks, args.idle, args.patience)))
     return 0
 
 

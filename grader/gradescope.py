@@ -134,6 +134,9 @@ def _add(archive: zipfile.ZipFile, name: str, text: str, executable: bool) -> No
 
 def build(out: Path, rubric: Rubric, profile: str) -> None:
     """Write the autograder archive (module doc) to `out`, atomically."""
+    if rubric.grades_notebook():
+        raise BuildError(f"{rubric.source} gives notebook points: training on CIFAR-10 does not fit in "
+                         f"Gradescope's 10 minutes at half a CPU; grade notebooks with `grader batch`")
     scripts = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER.replace("@PROFILE@", shlex.quote(profile))}
     sources = source_files()
     out.parent.mkdir(parents=True, exist_ok=True)

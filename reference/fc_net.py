@@ -188,16 +188,16 @@ class FullyConnectedNet:
 
     def _flatten(self) -> None:
         """With reference.fast, params become views of one buffer, self.flat_params."""
-        self.flat_params = fast.Flat.of(self.params) if fast else None
-        self.flat_grads = None
+        self.flat_params, self.flat_grads = None, None
         if fast:
+            self.flat_params = fast.Flat.of(self.params)
             self.params = dict(self.flat_params.views)
 
     def __getstate__(self) -> dict:
-        """Pickled without the flat buffers (params pickle as plain arrays) ..."""
+        """Pickles params as plain arrays, without flat_params and flat_grads ..."""
         return {k: v for k, v in self.__dict__.items() if k not in ('flat_params', 'flat_grads')}
 
     def __setstate__(self, state: dict) -> None:
-        """... which are rebuilt from params when unpickled."""
+        """... which come back, params as views of flat_params, when unpickled."""
         self.__dict__.update(state)
         self._flatten()

@@ -116,3 +116,11 @@ def test_results_when_python_cannot_run(archive, tmp_path):
     results = run_autograder(root)
     assert_valid(results)
     assert results["score"] == 0.0 and "exit status 3" in results["output"]
+
+
+def test_notebook_rubric_is_refused(tmp_path):
+    notebook_rubric = tmp_path / "rubric.toml"
+    notebook_rubric.write_text(Path(rubric.DEFAULT).read_text() + '\n[points."notebook.runs"]\nnotebook = 2\n')
+    assert rubric.load(notebook_rubric).grades_notebook()
+    assert gradescope_main(["build", "-o", str(tmp_path / "a.zip"), "--rubric", str(notebook_rubric)]) == 2
+    assert not (tmp_path / "a.zip").exists()
