@@ -225,7 +225,7 @@ def batch_main(argv: list[str]) -> int:
         print(f"grader batch: {args.root}: not a folder", file=sys.stderr)
         return 2
     if importlib.util.find_spec("matplotlib") is None:   # summary.html's plots, needed only at the end
-        print("grader batch: needs matplotlib: pip install 'nndl-grader[batch]'", file=sys.stderr)
+        print("grader batch: summary.html needs matplotlib: pip install matplotlib", file=sys.stderr)
         return 2
     try:
         chosen = load(args.rubric)

@@ -33,6 +33,8 @@ WARNING_KINDS = (
     ("timeout", ("timed out", "timeout", "time limit", "too long")),
     ("tampering", ("tamper", "forbidden", "blocked", "refusal")),
     ("memory", ("memory",)),
+    ("exit or crash", ("systemexit", "keyboardinterrupt", "child died")),
+    ("output flood", ("printed",)),
     ("grader error", ("internal grader error", "grader error")),
     ("unreadable files", ("not a readable", "larger than", "inflate", "holds none", "unsafe paths", "cannot read")),
 )

@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
 
+DELEGATED = {   # subcommands with their own argument parser: command -> (module, function)
+    "train": ("reference.train", "main"),
+    "notebook": ("grader.notebook", "main"),
+    "batch": ("grader.batch", "batch_main"),
+    "gradescope": ("grader.gradescope", "gradescope_main"),
+    "data fetch": ("reference.data", "fetch_main"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for words in (1, 2):
+        if " ".join(argv[:words]) in DELEGATED:
+            module, function = DELEGATED[" ".join(argv[:words])]
+            return getattr(importlib.import_module(module), function)(argv[words:])
     parser = argparse.ArgumentParser(prog="grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -20,37 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("path", type=Path)
     _common(check)
 
-    train = commands.add_parser("train", help="the homework's training jobs on CIFAR-10 (see --help)",
-                                add_help=False)
-    train.add_argument("rest", nargs=argparse.REMAINDER)
-
-    data = commands.add_parser("data", help="the CIFAR-10 data")
-    data_commands = data.add_subparsers(dest="data_command", required=True)
-    fetch = data_commands.add_parser("fetch", help="download the official archive and verify its md5",
-                                     add_help=False)
-    fetch.add_argument("rest", nargs=argparse.REMAINDER)
-
-    for name, help_text in (("notebook", "execute a notebook against the reference (or a submission's nndl files)"),
+    for name, help_text in (("train", "the homework's training jobs on CIFAR-10"),
+                            ("data", "`grader data fetch`: download the official CIFAR-10 archive, md5-verified"),
+                            ("notebook", "execute a notebook against the reference (or a submission's nndl files)"),
                             ("batch", "grade every submission under a folder: reports, gradebook.csv, summary.html"),
-                            ("gradescope", "build a Gradescope autograder archive")):
-        commands.add_parser(name, help=help_text, add_help=False).add_argument("rest", nargs=argparse.REMAINDER)
+                            ("gradescope", "`grader gradescope build`: a Gradescope autograder archive")):
+        commands.add_parser(name, help=help_text)
 
     args = parser.parse_args(argv)
-    if args.command == "notebook":
-        from grader.notebook import main as notebook_main
-        return notebook_main(args.rest)
-    if args.command == "batch":
-        from grader.batch import batch_main
-        return batch_main(args.rest)
-    if args.command == "gradescope":
-        from grader.gradescope import gradescope_main
-        return gradescope_main(args.rest)
-    if args.command == "train":
-        from reference.train import main as train_main
-        return train_main(args.rest)
-    if args.command == "data":
-        from reference.data import fetch_main
-        return fetch_main(args.rest)
     return _grade(args, public_only=args.command == "check")
 
 

@@ -50,3 +50,10 @@ def test_bad_input_is_one_clear_line(tmp_path, args, words):
     result = subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True,
                             cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["train"], ["data", "fetch"], ["notebook"], ["batch"], ["gradescope"]])
+def test_every_subcommand_takes_its_own_options(command):
+    result = subprocess.run([sys.executable, "-m", "grader.cli", *command, "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and "usage:" in result.stdout

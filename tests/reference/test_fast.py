@@ -44,17 +44,19 @@ def train(dtype, fast_model: bool, **net) -> tuple[FullyConnectedNet, Solver]:
 
 
 def assert_same_state(fast_pair, readable_pair, dtype) -> None:
-    """Losses, accuracies, parameters, batchnorm statistics and Adam configs agree."""
+    """Histories, (best) parameters, batchnorm statistics and Adam configs agree."""
     (model, solver), (ref_model, ref_solver) = fast_pair, readable_pair
     tol = TOL[dtype]
     np.testing.assert_allclose(solver.loss_history, ref_solver.loss_history, **tol)
+    assert solver.train_acc_history == ref_solver.train_acc_history
     assert solver.val_acc_history == ref_solver.val_acc_history
     for k, v in ref_model.params.items():
         np.testing.assert_allclose(model.params[k], v, **tol, err_msg=k)
         np.testing.assert_allclose(solver.best_params[k], ref_solver.best_params[k], **tol)
-    for bn, ref_bn in zip(model.bn_params, ref_model.bn_params):
+    for stats, ref_stats in [*zip(model.bn_params, ref_model.bn_params),
+                             *zip(solver.best_bn_stats, ref_solver.best_bn_stats)]:
         for k in ('running_mean', 'running_var'):
-            np.testing.assert_allclose(bn[k], ref_bn[k], **tol)
+            np.testing.assert_allclose(stats[k], ref_stats[k], **tol)
     for p, ref_config in ref_solver.optim_configs.items():
         config = solver.optim_configs[p]
         assert config.keys() == ref_config.keys()
