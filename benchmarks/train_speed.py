@@ -9,8 +9,11 @@ Solver(update_rule='adam', learning_rate 1e-3, batch_size=100) on 49,000 rows of
 accuracy checks (1,000 training rows and 1,000 validation rows each, batches of 100).
 
 Each contender is a worker process holding its own data (started together, one process tree):
-the reference in float32 and float64 through FullyConnectedNet + Solver, and PyTorch (the same
-Linear - BatchNorm1d - ReLU stack, float32) with torch.optim.Adam default and fused=True. The
+the reference in float32 and float64 through FullyConnectedNet + Solver, each as the
+environment has it and with OPENBLAS_THREAD_TIMEOUT=10 (OpenBLAS's idle threads then sleep at
+once instead of spinning for 2**28 cycles, ~0.1 s, after every call, which takes a core from
+the work between GEMMs), and PyTorch (the same Linear - BatchNorm1d - ReLU stack, float32)
+with torch.optim.Adam default and fused=True. The
 parent runs them alternately, one window of --iterations steps at a time, --windows rounds
 in a rotating order, and takes medians. The matmul floor is the job's GEMM FLOPs (forward
 and backward, no input gradient for the first layer) over a float32 GEMM rate measured in
@@ -36,7 +39,16 @@ import numpy as np
 
 N_TRAIN, N_CHECK, BATCH, DIMS = 49000, 1000, 100, (3072, 500, 500, 500, 10)
 JOB_ITERATIONS, JOB_CHECKS = 4900, 11
-WORKERS = ('reference float32', 'reference float64', 'torch Adam', 'torch Adam fused')
+SLEEPY = {'OPENBLAS_THREAD_TIMEOUT': '10'}
+WORKERS = {   # name -> (job, environment variables added for its process)
+    'reference float32': ('reference float32', {}),
+    'reference float32, OPENBLAS_THREAD_TIMEOUT=10': ('reference float32', SLEEPY),
+    'reference float64': ('reference float64', {}),
+    'reference float64, OPENBLAS_THREAD_TIMEOUT=10': ('reference float64', SLEEPY),
+    'torch Adam': ('torch Adam', {}),
+    'torch Adam fused': ('torch Adam fused', {}),
+}
+JOBS = sorted({job for job, _ in WORKERS.values()})
 SETTLE_S = 0.3   # pause between windows: a finished worker's BLAS threads stop spinning
 
 
@@ -168,14 +180,14 @@ def timed(f) -> float:
 # --- worker and parent ---------------------------------------------------------------------
 
 
-def worker(name: str) -> None:
+def worker(job: str) -> None:
     """Answers JSON requests on stdin, one per line: {"steps": n} -> seconds for n steps,
     {"check": n} -> seconds for n checks, {"gemm": 1} -> gemm_rates(), {"rss": 1} -> bytes."""
     jobs = {'reference float32': lambda: reference_job(np.float32),
             'reference float64': lambda: reference_job(np.float64),
             'torch Adam': lambda: torch_job(fused=False),
             'torch Adam fused': lambda: torch_job(fused=True)}
-    step, check = jobs[name]()
+    step, check = jobs[job]()
     for _ in range(3):
         step()
     print(json.dumps('ready'), flush=True)
@@ -197,9 +209,10 @@ class Worker:
 
     def __init__(self, name: str):
         self.name = name
+        job, environment = WORKERS[name]
         self.process = subprocess.Popen(
-            [sys.executable, __file__, '--worker', name], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True)
+            [sys.executable, __file__, '--worker', job], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, env={**os.environ, **environment})
 
     def ask(self, **request) -> object:
         self.process.stdin.write(json.dumps(request) + '\n')
@@ -257,9 +270,13 @@ def table(results: dict) -> str:
                  f'{gemms_ms / fused_ms:.2f} | |')
     lines.append(f'| matmul floor: {gemm_flops() / 1e6:.0f} MFLOP at {rate:.0f} GFLOP/s | {floor_ms:.1f} | | '
                  f'{JOB_ITERATIONS * floor_ms / 1e3:.0f} | {floor_ms / fused_ms:.2f} | |')
-    f32, f64 = med['reference float32'][0], med['reference float64'][0]
-    lines += ['', f'reference float32: {f32 / fused_ms:.2f} x torch fused Adam, {f32 / floor_ms:.2f} x '
-              f'the matmul floor; float64 / float32: {f64 / f32:.2f}.',
+    lines.append('')
+    for suffix in ('', ', OPENBLAS_THREAD_TIMEOUT=10'):
+        f32, f64 = med[f'reference float32{suffix}'][0], med[f'reference float64{suffix}'][0]
+        lines.append(f'reference float32{suffix}: {f32 / fused_ms:.2f} x torch fused Adam, '
+                     f'{f32 / floor_ms:.2f} x the matmul floor, {f32 / gemms_ms:.2f} x the GEMMs '
+                     f'alone; float64 / float32: {f64 / f32:.2f}.')
+    lines += [
               f'Medians of {len(results["gemm"])} alternating windows of each; CPU idle before them '
               f'(of {os.cpu_count()} cores): median {statistics.median(results["idle"]):.0%}, '
               f'lowest {min(results["idle"]):.0%}.']
@@ -273,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--checks', type=int, default=2, help='accuracy checks per window')
     parser.add_argument('--idle', type=float, default=0.9, help='CPU idle fraction to wait for')
     parser.add_argument('--patience', type=float, default=900, help='seconds to wait for it')
-    parser.add_argument('--worker', choices=WORKERS, help=argparse.SUPPRESS)
+    parser.add_argument('--worker', choices=JOBS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker)

@@ -598,18 +598,19 @@ def accuracy_problems(run: NotebookRun, keys: Sequence[str] = ("test",), bar: fl
 
 def notebook_checks(run: NotebookRun, rubric: Rubric) -> list[CheckResult]:
     """notebook.runs (runs to the end without errors within the time limit) and
-    notebook.training (printed test accuracy >= ACCURACY_BAR and agreeing with the
-    re-evaluation); points: rubric.check_points(item, "notebook", 1)."""
+    notebook.training (printed test accuracy >= the bar, rubric limit notebook_accuracy
+    (default ACCURACY_BAR), and agreeing with the re-evaluation); points:
+    rubric.check_points(item, "notebook", 1)."""
+    bar = float(rubric.limits.get("notebook_accuracy", ACCURACY_BAR))
     ran = f"ran {run.cells_run} code cells without errors in {run.seconds:.0f} s"
-    problems = accuracy_problems(run)
+    problems = accuracy_problems(run, ("test",), bar)
     if problems and not run.ok:
         problems.append(f"(the run stopped: {run.reason})")
-    trained = (f"test accuracy {run.printed.get('test', 0):.4f} (re-evaluated {run.reevaluated_test or 0:.4f}); "
-               f"bar {ACCURACY_BAR:g}")
+    trained = f"test accuracy {run.printed.get('test', 0):.4f} (re-evaluated {run.reevaluated_test or 0:.4f}); bar {bar:g}"
     return [
         _check(rubric, "notebook.runs", "runs to the end without errors within the time limit",
                run.ok, ran if run.ok else run.reason),
-        _check(rubric, "notebook.training", f"test accuracy >= {ACCURACY_BAR:g}, confirmed by re-evaluation",
+        _check(rubric, "notebook.training", f"test accuracy >= {bar:g}, confirmed by re-evaluation",
                not problems, trained if not problems else "; ".join(problems)),
     ]
 

@@ -179,18 +179,25 @@ def adam_(
 ) -> None:
     """optim.adam in place on 1-D arrays w, dw, v (first moment), a (second), step t >= 1:
     the same values as optim.adam (same operations, same order), computed BLOCK elements at a
-    time, the second half by a helper thread (numpy releases the GIL inside each pass)."""
-    def run(start: int, stop: int) -> None:
-        tmp, tmp2 = np.empty(BLOCK, w.dtype), np.empty(BLOCK, w.dtype)
-        for s in range(start, stop, BLOCK):
-            n = min(BLOCK, stop - s)
-            w_, dw_, v_, a_ = (x[s:s + n] for x in (w, dw, v, a))
-            _adam_block(w_, dw_, v_, a_, tmp[:n], tmp2[:n], learning_rate, beta1, beta2, epsilon, t)
+    time by this thread and a helper, each taking the next block when done with one (numpy
+    releases the GIL inside each pass)."""
+    starts, lock = iter(range(0, w.size, BLOCK)), threading.Lock()
 
-    half = w.size // 2
-    helper = threading.Thread(target=run, args=(half, w.size))
+    def run() -> None:
+        tmp, tmp2 = np.empty(BLOCK, w.dtype), np.empty(BLOCK, w.dtype)
+        while True:
+            with lock:
+                start = next(starts, None)
+            if start is None:
+                return
+            s = slice(start, start + BLOCK)
+            n = w[s].size
+            _adam_block(w[s], dw[s], v[s], a[s], tmp[:n], tmp2[:n],
+                        learning_rate, beta1, beta2, epsilon, t)
+
+    helper = threading.Thread(target=run)
     helper.start()
-    run(0, half)
+    run()
     helper.join()
 
 

@@ -25,6 +25,9 @@ FIXTURES = Path(__file__).with_name("notebooks")
 ASSIGNMENT = ROOT / "notebooks" / "assignment.ipynb"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "cifar-10-jpeg-lossy" / "cifar-10-batches-py"
 RUBRIC = rubric.Rubric(points={"notebook.runs": {"notebook": 2.0}, "notebook.training": {"notebook": 3.0}}, limits={})
+# The shared data is a lossy stand-in (its README: models lose 2-3 % on it); correct code reaches
+# a test accuracy of 0.54-0.55 there (val 0.57-0.58), so submissions are graded against this bar.
+LOSSY_RUBRIC = rubric.Rubric(points=RUBRIC.points, limits={"notebook_accuracy": 0.53})
 TINY_SPLIT = Split(900, 100, 200)
 
 
@@ -235,6 +238,7 @@ def made_run(**fields) -> NotebookRun:
     ({}, "passed", "passed", "test accuracy 0.5700"),
     ({"printed": {"test": 0.40}, "reevaluated_test": 0.40}, "passed", "failed", "0.4000 is below 0.55"),
     ({"printed": {}}, "passed", "failed", "printed no 'Test set accuracy"),
+    ({"printed": {"test": 0.54}, "reevaluated_test": 0.54}, "passed", "failed", "0.5400 is below 0.55"),
     ({"reevaluated_test": None, "reevaluation_problem": "no model was saved"}, "passed", "failed",
      "could not be re-evaluated: no model was saved"),
     ({"ok": False, "failure": "timeout", "reason": "cell 9 ran longer", "printed": {}}, "failed", "failed",
@@ -247,6 +251,12 @@ def test_notebook_checks_score_by_the_rubric(fields, runs, training, words):
         ("notebook.runs", "notebook", 2.0), ("notebook.training", "notebook", 3.0)]
     assert tuple(c.function for c in checks) == rubric.NOTEBOOK_ITEMS
     assert words in checks[1].message
+
+
+def test_the_bar_is_the_rubrics_notebook_accuracy():
+    run = made_run(printed={"test": 0.54}, reevaluated_test=0.54)
+    assert [c.status for c in notebook_checks(run, LOSSY_RUBRIC)] == ["passed", "passed"]
+    assert "bar 0.53" in notebook_checks(run, LOSSY_RUBRIC)[1].message
 
 
 def test_the_proposed_rubric_lines_load(tmp_path):
@@ -312,10 +322,10 @@ def test_notebook_submission_is_graded(tmp_path, broken_adam):
     sub = submission.read(submission_folder(tmp_path, broken_adam))
     result = run_notebook(sub.notebook[1], sub.files, data_dir(), tmp_path / "out", 3600, 7200)
     assert carrying_token(result.run_id) == []
-    runs, training = notebook_checks(result, RUBRIC)
+    runs, training = notebook_checks(result, LOSSY_RUBRIC)
     assert runs.status == "passed", runs.message
     if broken_adam:
         assert training.status == "failed" and training.score == 0
-        assert "below 0.55" in training.message
+        assert "below 0.53" in training.message
     else:
         assert (runs.score, training.score) == (2.0, 3.0), training.message
