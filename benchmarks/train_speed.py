@@ -19,8 +19,8 @@ in a rotating order, and takes medians. The matmul floor is the job's GEMM FLOPs
 and backward, no input gradient for the first layer) over a float32 GEMM rate measured in
 the same run (2048 x 2048 matrices); "GEMMs alone" times the job's 13 GEMMs at their shapes.
 Peak memory is each worker's peak RSS (VmHWM). On a shared machine each window first waits
-(up to --patience seconds) until the CPUs are at least --idle idle over one second; the idle
-fractions seen are printed under the table.
+(up to --patience seconds per window) until the CPUs are at least --idle idle over one second;
+the idle fractions seen are printed under the table.
 
 Prints a Markdown table: ms per iteration, ms per accuracy check, the whole-job projection,
 the ratio to fused Adam, peak RSS.
@@ -74,9 +74,8 @@ def cpu_idle(seconds: float = 1.0) -> float:
     return (idle1 - idle0) / max(total1 - total0, 1)
 
 
-def wait_for_idle(idle: float, patience: float) -> float:
-    """Waits until cpu_idle() >= idle or patience seconds have passed -> the last cpu_idle()."""
-    deadline = time.monotonic() + patience
+def wait_for_idle(idle: float, deadline: float) -> float:
+    """Waits until cpu_idle() >= idle or time.monotonic() >= deadline -> the last cpu_idle()."""
     while (seen := cpu_idle()) < idle and time.monotonic() < deadline:
         pass
     return seen
@@ -233,13 +232,14 @@ def measure(windows: int, iterations: int, checks: int, idle: float, patience: f
     results = {w.name: {'ms': [], 'check_ms': []} for w in workers}
     results.update(gemm=[], idle=[])
     for window in range(windows):
+        deadline = time.monotonic() + patience
         for w in workers[window % len(workers):] + workers[:window % len(workers)]:
             time.sleep(SETTLE_S)
-            results['idle'].append(wait_for_idle(idle, patience))
+            results['idle'].append(wait_for_idle(idle, deadline))
             results[w.name]['ms'].append(w.ask(steps=iterations) / iterations * 1e3)
             results[w.name]['check_ms'].append(w.ask(check=checks) / checks * 1e3)
         time.sleep(SETTLE_S)
-        results['idle'].append(wait_for_idle(idle, patience))
+        results['idle'].append(wait_for_idle(idle, deadline))
         results['gemm'].append(workers[0].ask(gemm=1))
         print(f'window {window + 1}/{windows} done', file=sys.stderr)
     for w in workers:
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--iterations', type=int, default=100, help='steps per window')
     parser.add_argument('--checks', type=int, default=2, help='accuracy checks per window')
     parser.add_argument('--idle', type=float, default=0.9, help='CPU idle fraction to wait for')
-    parser.add_argument('--patience', type=float, default=900, help='seconds to wait for it')
+    parser.add_argument('--patience', type=float, default=900, help='seconds per window to wait for it')
     parser.add_argument('--worker', choices=JOBS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
