@@ -180,7 +180,9 @@ def adam_(
     """optim.adam in place on 1-D arrays w, dw, v (first moment), a (second), step t >= 1:
     the same values as optim.adam (same operations, same order), computed BLOCK elements at a
     time by this thread and a helper, each taking the next block when done with one (numpy
-    releases the GIL inside each pass)."""
+    releases the GIL inside each pass). The helper pays off fully only when OpenBLAS's idle
+    threads sleep (OPENBLAS_THREAD_TIMEOUT small); by default they spin on a core for ~0.1 s
+    after every GEMM."""
     starts, lock = iter(range(0, w.size, BLOCK)), threading.Lock()
 
     def run() -> None:
