@@ -9,18 +9,18 @@ Solver(update_rule='adam', learning_rate 1e-3, batch_size=100) on 49,000 rows of
 accuracy checks (1,000 training rows and 1,000 validation rows each, batches of 100).
 
 Each contender is a worker process holding its own data (started together, one process tree):
-the reference in float32 and float64 through FullyConnectedNet + Solver, each as the
-environment has it and with OPENBLAS_THREAD_TIMEOUT=10 (OpenBLAS's idle threads then sleep at
-once instead of spinning for 2**28 cycles, ~0.1 s, after every call, which takes a core from
-the work between GEMMs), and PyTorch (the same Linear - BatchNorm1d - ReLU stack, float32)
-with torch.optim.Adam default and fused=True. The
-parent runs them alternately, one window of --iterations steps at a time, --windows rounds
-in a rotating order, and takes medians. The matmul floor is the job's GEMM FLOPs (forward
-and backward, no input gradient for the first layer) over a float32 GEMM rate measured in
-the same run (2048 x 2048 matrices); "GEMMs alone" times the job's 13 GEMMs at their shapes.
-Peak memory is each worker's peak RSS (VmHWM). On a shared machine each window first waits
-(up to --patience seconds per window) until the CPUs are at least --idle idle over one second;
-the idle fractions seen are printed under the table.
+the reference in float32 and float64 through FullyConnectedNet + Solver, as installed (Adam
+compiled by numba when the `fast` extra is there), in float32 with OPENBLAS_THREAD_TIMEOUT=10
+(OpenBLAS's idle threads then sleep at once instead of spinning for ~0.1 s after every call)
+and with numba's kernel switched off (numpy Adam: the fallback), and PyTorch (the same Linear - BatchNorm1d - ReLU stack,
+float32) with torch.optim.Adam default and fused=True. The parent runs them alternately, one
+window of --iterations steps at a time, --windows rounds in a rotating order, and takes
+medians. The matmul floor is the job's GEMM FLOPs (forward and backward, no input gradient
+for the first layer) over a float32 GEMM rate measured in the same run (2048 x 2048
+matrices); "GEMMs alone" times the job's 13 GEMMs at their shapes. Peak memory is each
+worker's peak RSS (VmHWM). On a shared machine each window first waits (up to --patience
+seconds per window) until the CPUs are at least --idle idle over one second; the idle
+fractions seen are printed under the table.
 
 Prints a Markdown table: ms per iteration, ms per accuracy check, the whole-job projection,
 the ratio to fused Adam, peak RSS.
@@ -43,8 +43,8 @@ SLEEPY = {'OPENBLAS_THREAD_TIMEOUT': '10'}
 WORKERS = {   # name -> (job, environment variables added for its process)
     'reference float32': ('reference float32', {}),
     'reference float32, OPENBLAS_THREAD_TIMEOUT=10': ('reference float32', SLEEPY),
+    'reference float32, numpy Adam': ('reference float32, numpy Adam', {}),
     'reference float64': ('reference float64', {}),
-    'reference float64, OPENBLAS_THREAD_TIMEOUT=10': ('reference float64', SLEEPY),
     'torch Adam': ('torch Adam', {}),
     'torch Adam fused': ('torch Adam fused', {}),
 }
@@ -91,9 +91,13 @@ def peak_rss() -> int:
 # --- contenders: each is (step, check), both without arguments ---------------------------
 
 
-def reference_job(dtype: type) -> tuple:
-    """The course-API path: FullyConnectedNet + Solver(update_rule='adam'), as reference.train."""
+def reference_job(dtype: type, numba: bool = True) -> tuple:
+    """The course-API path: FullyConnectedNet + Solver(update_rule='adam'), as reference.train;
+    numba=False: as if numba were not installed."""
+    from reference import fast
     from reference.fc_net import FullyConnectedNet
+    if not numba:
+        fast._numba_adam_kernel = lambda: None
     from reference.solver import Solver
 
     (X, y), (X_val, y_val) = random_data(N_TRAIN, 0), random_data(N_CHECK, 1)
@@ -183,6 +187,7 @@ def worker(job: str) -> None:
     """Answers JSON requests on stdin, one per line: {"steps": n} -> seconds for n steps,
     {"check": n} -> seconds for n checks, {"gemm": 1} -> gemm_rates(), {"rss": 1} -> bytes."""
     jobs = {'reference float32': lambda: reference_job(np.float32),
+            'reference float32, numpy Adam': lambda: reference_job(np.float32, numba=False),
             'reference float64': lambda: reference_job(np.float64),
             'torch Adam': lambda: torch_job(fused=False),
             'torch Adam fused': lambda: torch_job(fused=True)}
@@ -271,11 +276,10 @@ def table(results: dict) -> str:
     lines.append(f'| matmul floor: {gemm_flops() / 1e6:.0f} MFLOP at {rate:.0f} GFLOP/s | {floor_ms:.1f} | | '
                  f'{JOB_ITERATIONS * floor_ms / 1e3:.0f} | {floor_ms / fused_ms:.2f} | |')
     lines.append('')
-    for suffix in ('', ', OPENBLAS_THREAD_TIMEOUT=10'):
-        f32, f64 = med[f'reference float32{suffix}'][0], med[f'reference float64{suffix}'][0]
-        lines.append(f'reference float32{suffix}: {f32 / fused_ms:.2f} x torch fused Adam, '
-                     f'{f32 / floor_ms:.2f} x the matmul floor, {f32 / gemms_ms:.2f} x the GEMMs '
-                     f'alone; float64 / float32: {f64 / f32:.2f}.')
+    f32, f64 = med['reference float32'][0], med['reference float64'][0]
+    lines.append(f'reference float32: {f32 / fused_ms:.2f} x torch fused Adam, {f32 / floor_ms:.2f} x the '
+                 f'matmul floor, {f32 / gemms_ms:.2f} x the GEMMs alone; float64 / float32: {f64 / f32:.2f}; '
+                 f'numpy Adam / numba Adam: {med["reference float32, numpy Adam"][0] / f32:.2f}.')
     lines += [
               f'Medians of {len(results["gemm"])} alternating windows of each; CPU idle before them '
               f'(of {os.cpu_count()} cores): median {statistics.median(results["idle"]):.0%}, '

@@ -61,7 +61,9 @@ def _validated(data: dict, path: Path) -> Rubric:
         _check_numbers(path, f"points.{function}", kinds, KINDS)
     limits = data.get("limits", {})
     _check_numbers(path, "limits", limits, ("call_seconds", "import_seconds", "memory_mb", "examples",
-                                            "notebook_cell_seconds", "notebook_seconds"))
+                                            "notebook_cell_seconds", "notebook_seconds", "notebook_accuracy"))
+    if not 0 <= limits.get("notebook_accuracy", 0) <= 1:
+        raise RubricError(f"{path}: [limits] notebook_accuracy must be a fraction between 0 and 1")
     visibility = data.get("hidden_visibility", "after_published")
     if visibility not in VISIBILITIES:
         raise RubricError(f"{path}: hidden_visibility must be one of {', '.join(VISIBILITIES)}")

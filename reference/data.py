@@ -272,7 +272,7 @@ def _to_float(images: np.ndarray, mean: np.ndarray | None, dtype: DTypeLike) -> 
 def get_CIFAR10_data(
     num_training: int = 49000,
     num_validation: int = 1000,
-    num_test: int = 1000,
+    num_test: int | None = 1000,
     subtract_mean: bool = True,
     data_dir: str | Path | None = None,
     dtype: DTypeLike = np.float64,
@@ -280,10 +280,11 @@ def get_CIFAR10_data(
     """Course splits -> {X_train, y_train, X_val, y_val, X_test, y_test}.
 
     X_*: dtype (N, 3, 32, 32); y_*: int64 (N,). Train = first num_training training rows,
-    val = the next num_validation, test = first num_test test rows; the training mean
+    val = the next num_validation, test = first num_test test rows (all when None); the training mean
     image (float64) is subtracted from all three when subtract_mean.
     """
     x_train, y_train, x_test, y_test = load_CIFAR10(resolve_data_dir(data_dir))
+    num_test = len(x_test) if num_test is None else num_test
     if num_training + num_validation > len(x_train) or num_test > len(x_test):
         raise ValueError(
             f"asked for {num_training}+{num_validation} training and {num_test} test rows; "

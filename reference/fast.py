@@ -6,15 +6,18 @@ that, operation for operation in the same order (so with the same roundings), bu
     each, with parameter-shaped views, so one update covers every parameter at once;
   - the sandwich layers work in place: two (N, M) arrays per layer instead of about ten,
     and parameter gradients are written straight into the gradient buffer's views;
-  - adam_ runs optim.adam's 14 elementwise passes over BLOCK elements at a time, so they
-    stay in cache, where optim.adam makes ~14 temporaries of the full parameter size.
+  - adam_ updates every parameter in one compiled pass when numba is installed (optional:
+    the `fast` extra), else runs optim.adam's 14 elementwise passes over BLOCK elements at a
+    time, so they stay in cache, where optim.adam makes ~14 temporaries of the full size.
 
 fc_net.py and solver.py import this module relatively and run their readable paths without
-it: grader/notebook.py copies the reference into the course layout without this file, so a
-submission's layers and update rules are never replaced by these kernels there.
+it: grader/notebook.py copies this file into the course layout only when no submission file
+is overlaid, so a submission's layers and update rules are never replaced by these kernels.
 """
 
+import functools
 import math
+import os
 import threading
 from itertools import accumulate
 from typing import Any
@@ -177,9 +180,63 @@ def adam_(
     w: np.ndarray, dw: np.ndarray, v: np.ndarray, a: np.ndarray,
     learning_rate: float, beta1: float, beta2: float, epsilon: float, t: int,
 ) -> None:
-    """optim.adam in place on 1-D arrays w, dw, v (first moment), a (second), step t >= 1:
-    the same values as optim.adam (same operations, same order), computed BLOCK elements at a
-    time by this thread and a helper, each taking the next block when done with one (numpy
+    """optim.adam in place on contiguous 1-D arrays w, dw, v (first moment), a (second), step
+    t >= 1: the same values as optim.adam, to the last bit. With numba installed (the `fast`
+    extra) one compiled pass on every core (adam_numba), else numpy passes (adam_numpy)."""
+    kernel = _numba_adam_kernel() if w.dtype in (np.float32, np.float64) else None
+    if kernel is None:
+        adam_numpy(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
+    else:
+        adam_numba(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
+
+
+def adam_numba(
+    w: np.ndarray, dw: np.ndarray, v: np.ndarray, a: np.ndarray,
+    learning_rate: float, beta1: float, beta2: float, epsilon: float, t: int,
+) -> None:
+    """adam_ as one numba loop over the elements, split over the cores. Every constant is
+    rounded to w's dtype, as numpy does with a Python float in an array operation, so each
+    operation rounds as in optim.adam (numba contracts nothing into FMAs without fastmath)."""
+    c = w.dtype.type
+    with _NUMBA_LOCK:
+        _numba_adam_kernel()(w, dw, v, a, c(learning_rate), c(beta1), c(1 - beta1), c(beta2), c(1 - beta2),
+                             c(epsilon), c(1 - beta1**t), c(1 - beta2**t))
+
+
+_NUMBA_LOCK = threading.Lock()   # the workqueue layer takes one parallel launch at a time
+
+
+@functools.cache
+def _numba_adam_kernel() -> Any:
+    """The compiled kernel of adam_numba (compiled per dtype on first call), or None without
+    numba. Numba's threads are its workqueue layer's unless NUMBA_THREADING_LAYER says
+    otherwise: they sleep when idle, where OpenMP's spin and take a core from the next GEMM
+    (a headline step took 16 ms with OpenMP, 8.7 with the workqueue)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    if 'NUMBA_THREADING_LAYER' not in os.environ:
+        numba.config.THREADING_LAYER = 'workqueue'
+
+    @numba.njit(parallel=True)   # only the parallel loop is vectorized (its body is alias-free)
+    def kernel(w, dw, v, a, lr, b1, one_minus_b1, b2, one_minus_b2, eps, bias1, bias2):
+        for i in numba.prange(w.size):
+            g = dw[i]
+            v_i = v[i] * b1 + g * one_minus_b1
+            a_i = a[i] * b2 + (g * g) * one_minus_b2
+            v[i], a[i] = v_i, a_i
+            w[i] -= (v_i / bias1) * lr / (np.sqrt(a_i / bias2) + eps)
+
+    return kernel
+
+
+def adam_numpy(
+    w: np.ndarray, dw: np.ndarray, v: np.ndarray, a: np.ndarray,
+    learning_rate: float, beta1: float, beta2: float, epsilon: float, t: int,
+) -> None:
+    """adam_ with optim.adam's numpy operations in the same order, computed BLOCK elements at
+    a time by this thread and a helper, each taking the next block when done with one (numpy
     releases the GIL inside each pass). The helper pays off fully only when OpenBLAS's idle
     threads sleep (OPENBLAS_THREAD_TIMEOUT small); by default they spin on a core for ~0.1 s
     after every GEMM."""

@@ -16,7 +16,7 @@ from reference.layers import (
     softmax_loss,
 )
 
-try:  # relative: the course layout (grader/notebook.py) has no fast.py and runs readable code
+try:  # relative: in the course layout (grader/notebook.py) fast.py is there only for the reference
     from . import fast
 except ImportError:
     fast = None

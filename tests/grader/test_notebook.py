@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader import kernel, notebook, rubric, submission
+from grader import grade, kernel, notebook, rubric, submission
 from grader.kernel import carrying_token
 from grader.notebook import NotebookRun, Split, notebook_checks, run_notebook
 
@@ -25,9 +25,11 @@ FIXTURES = Path(__file__).with_name("notebooks")
 ASSIGNMENT = ROOT / "notebooks" / "assignment.ipynb"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "cifar-10-jpeg-lossy" / "cifar-10-batches-py"
 RUBRIC = rubric.Rubric(points={"notebook.runs": {"notebook": 2.0}, "notebook.training": {"notebook": 3.0}}, limits={})
-# The shared data is a lossy stand-in (its README: models lose 2-3 % on it); correct code reaches
-# a test accuracy of 0.54-0.55 there (val 0.57-0.58), so submissions are graded against this bar.
-LOSSY_RUBRIC = rubric.Rubric(points=RUBRIC.points, limits={"notebook_accuracy": 0.53})
+# The shared data is a lossy stand-in (its README: models lose 2-3 % on it); correct code scores
+# 0.55-0.56 on all its test images (0.52-0.55 on the notebook's first 1,000), so an instructor
+# grading on it lowers the homework's 0.55 by that 3 %.
+LOSSY_LIMITS = "[limits]\nnotebook_accuracy = 0.52\n"
+LOSSY_RUBRIC = rubric.Rubric(points=RUBRIC.points, limits={"notebook_accuracy": 0.52})
 TINY_SPLIT = Split(900, 100, 200)
 
 
@@ -164,6 +166,7 @@ def test_tiny_training_prints_numbers_that_the_grader_confirms(tmp_path, fake_ci
     assert result.ok, result.reason
     assert set(result.printed) == {"validation", "test"} and result.printed["test"] > 0.6
     assert result.reevaluated_test == pytest.approx(result.printed["test"], abs=0.01)
+    assert result.reevaluated_full_test > 0.6
     assert result.images == ["cell04_1.png"]
     assert (Path(result.outdir) / "cell04_1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result.model == "model.npz" and set(result.cell_seconds) == {2, 3, 4, 5}
@@ -180,9 +183,23 @@ def test_submission_files_are_overlaid_and_called_the_course_way(tmp_path, fake_
     source = json.loads((FIXTURES / "tiny_training.ipynb").read_text())
     source["cells"].append(new_code_cell("import nndl.layers, nndl.optim\n"
                                          "print('overlaid', nndl.layers.OVERLAID, nndl.optim.OVERLAID)"))
+    source["cells"].append(new_code_cell(FAST_PATH_CELL))
     result = run(json.dumps(source).encode(), tmp_path, data_dir=fake_cifar, nndl_files=files, split=TINY_SPLIT)
     assert result.ok, result.reason
     assert "overlaid True True" in stdout_of(result) and result.printed["test"] > 0.6
+    assert "fast path False False" in stdout_of(result)
+
+
+FAST_PATH_CELL = ("import cs231n.solver, nndl.fc_net\n"
+                  "print('fast path', nndl.fc_net.fast is not None, cs231n.solver.fast is not None)")
+
+
+def test_the_reference_alone_trains_on_its_fast_path(tmp_path, fake_cifar):
+    source = json.loads((FIXTURES / "tiny_training.ipynb").read_text())
+    source["cells"].append(new_code_cell(FAST_PATH_CELL))
+    result = run(json.dumps(source).encode(), tmp_path, data_dir=fake_cifar, split=TINY_SPLIT)
+    assert result.ok, result.reason
+    assert "fast path True True" in stdout_of(result) and result.printed["test"] > 0.6
 
 
 def test_a_printed_number_the_model_does_not_reach_loses_the_training_item(tmp_path, fake_cifar):
@@ -230,15 +247,22 @@ def test_saved_models_that_cannot_be_evaluated_are_named(tmp_path, arrays, words
 
 def made_run(**fields) -> NotebookRun:
     defaults = dict(ok=True, outdir="x", cells_run=5, code_cells=5, printed={"validation": 0.56, "test": 0.57},
-                    reevaluated_test=0.571)
+                    reevaluated_test=0.571, reevaluated_full_test=0.565)
     return NotebookRun(**{**defaults, **fields})
 
 
 @pytest.mark.parametrize("fields, runs, training, words", [
-    ({}, "passed", "passed", "test accuracy 0.5700"),
-    ({"printed": {"test": 0.40}, "reevaluated_test": 0.40}, "passed", "failed", "0.4000 is below 0.55"),
+    ({}, "passed", "passed", "printed test accuracy 0.5700, confirmed by re-evaluation (0.5710); "
+                             "on all test images: 0.5650; bar 0.55"),
+    ({"printed": {"test": 0.40}, "reevaluated_test": 0.40, "reevaluated_full_test": 0.41}, "passed", "failed",
+     "scores 0.4100 on all test images when the grader evaluates it, below 0.55"),
     ({"printed": {}}, "passed", "failed", "printed no 'Test set accuracy"),
-    ({"printed": {"test": 0.54}, "reevaluated_test": 0.54}, "passed", "failed", "0.5400 is below 0.55"),
+    ({"printed": {"test": 0.54}, "reevaluated_test": 0.54, "reevaluated_full_test": 0.545}, "passed", "failed",
+     "0.5450 on all test images"),
+    ({"printed": {"test": 0.54}, "reevaluated_test": 0.54, "reevaluated_full_test": 0.556}, "passed", "passed",
+     "on all test images: 0.5560"),
+    ({"printed": {"test": 0.57}, "reevaluated_test": 0.54}, "passed", "failed",
+     "printed test accuracy 0.5700 but the saved model scores 0.5400 on those rows"),
     ({"reevaluated_test": None, "reevaluation_problem": "no model was saved"}, "passed", "failed",
      "could not be re-evaluated: no model was saved"),
     ({"ok": False, "failure": "timeout", "reason": "cell 9 ran longer", "printed": {}}, "failed", "failed",
@@ -254,16 +278,21 @@ def test_notebook_checks_score_by_the_rubric(fields, runs, training, words):
 
 
 def test_the_bar_is_the_rubrics_notebook_accuracy():
-    run = made_run(printed={"test": 0.54}, reevaluated_test=0.54)
+    run = made_run(printed={"test": 0.53}, reevaluated_test=0.53, reevaluated_full_test=0.53)
+    assert [c.status for c in notebook_checks(run, RUBRIC)] == ["passed", "failed"]
     assert [c.status for c in notebook_checks(run, LOSSY_RUBRIC)] == ["passed", "passed"]
-    assert "bar 0.53" in notebook_checks(run, LOSSY_RUBRIC)[1].message
+    assert "bar 0.52" in notebook_checks(run, LOSSY_RUBRIC)[1].message
 
 
 def test_the_proposed_rubric_lines_load(tmp_path):
     path = tmp_path / "rubric.toml"
-    path.write_text('[points."notebook.runs"]\nnotebook = 2\n\n[points."notebook.training"]\nnotebook = 3\n')
+    path.write_text(LOSSY_LIMITS + '[points."notebook.runs"]\nnotebook = 2\n\n[points."notebook.training"]\nnotebook = 3\n')
     loaded = rubric.load(path)
     assert [c.max_score for c in notebook_checks(made_run(), loaded)] == [2.0, 3.0]
+    assert loaded.limits["notebook_accuracy"] == 0.52
+    path.write_text(path.read_text().replace("0.52", "52"))
+    with pytest.raises(rubric.RubricError, match="rubric.toml.*notebook_accuracy must be a fraction"):
+        rubric.load(path)
 
 
 def test_cli_writes_the_outputs_and_fails_a_ci_bar_it_does_not_meet(tmp_path, capsys):
@@ -316,16 +345,28 @@ def submission_folder(tmp_path: Path, broken_adam: bool) -> Path:
     return folder
 
 
+def lossy_notebook_rubric(tmp_path: Path) -> rubric.Rubric:
+    """The bundled rubric with notebook points and the lossy data's bar, as an instructor writes it."""
+    path = tmp_path / "rubric.toml"
+    default = rubric.DEFAULT.read_text()
+    assert "\nnotebook_accuracy = 0.55 " in default
+    path.write_text(default.replace("\nnotebook_accuracy = 0.55 ", "\nnotebook_accuracy = 0.52 ")
+                    + '\n[points."notebook.runs"]\nnotebook = 2\n\n[points."notebook.training"]\nnotebook = 3\n')
+    return rubric.load(path)
+
+
 @slow
 @pytest.mark.parametrize("broken_adam", [False, True], ids=["correct", "broken_adam"])
 def test_notebook_submission_is_graded(tmp_path, broken_adam):
     sub = submission.read(submission_folder(tmp_path, broken_adam))
-    result = run_notebook(sub.notebook[1], sub.files, data_dir(), tmp_path / "out", 3600, 7200)
-    assert carrying_token(result.run_id) == []
-    runs, training = notebook_checks(result, LOSSY_RUBRIC)
-    assert runs.status == "passed", runs.message
+    report = grade.grade(sub, lossy_notebook_rubric(tmp_path), data_dir=data_dir(), notebook_out=tmp_path / "out")
+    runs, training = (next(c for c in report.checks if c.id == item) for item in rubric.NOTEBOOK_ITEMS)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert carrying_token(summary["run_id"]) == []
+    assert (runs.status, runs.score) == ("passed", 2.0), runs.message
     if broken_adam:
-        assert training.status == "failed" and training.score == 0
-        assert "below 0.53" in training.message
+        assert (training.status, training.score) == ("failed", 0.0)
+        assert "on all test images when the grader evaluates it, below 0.52" in training.message
     else:
-        assert (runs.score, training.score) == (2.0, 3.0), training.message
+        assert (training.status, training.score) == ("passed", 3.0), training.message
+        assert report.score == report.max_score, [c.id for c in report.checks if c.status != "passed"]

@@ -126,9 +126,14 @@ def test_each_loss_call_returns_its_own_gradients():
         np.testing.assert_array_equal(first[k], v)
 
 
+NUMBA = pytest.mark.skipif(fast._numba_adam_kernel() is None, reason='numba is not installed (the fast extra)')
+
+
+@pytest.mark.parametrize('adam_', [fast.adam_numpy, pytest.param(fast.adam_numba, marks=NUMBA)],
+                         ids=['numpy', 'numba'])
 @pytest.mark.parametrize('dtype', [np.float64, np.float32])
 @pytest.mark.parametrize('size', [1, fast.BLOCK - 1, 2 * fast.BLOCK + 7])
-def test_adam_on_flat_buffers_is_optim_adam(dtype, size):
+def test_adam_on_flat_buffers_is_optim_adam(adam_, dtype, size):
     """Same operations in the same order: equal to the last bit, for any block split."""
     rng = np.random.default_rng(size)
     w, v, a = rng.standard_normal(size).astype(dtype), np.zeros(size, dtype), np.zeros(size, dtype)
@@ -137,7 +142,7 @@ def test_adam_on_flat_buffers_is_optim_adam(dtype, size):
     for t in range(1, 6):
         dw = rng.standard_normal(size).astype(dtype)
         ref_w, config = optim.adam(ref_w, dw, config)
-        fast.adam_(w, dw, v, a, 1e-2, 0.9, 0.999, 1e-8, t)
+        adam_(w, dw, v, a, 1e-2, 0.9, 0.999, 1e-8, t)
     np.testing.assert_array_equal(w, ref_w)
     np.testing.assert_array_equal(v, config['v'])
     np.testing.assert_array_equal(a, config['a'])
