@@ -9,13 +9,12 @@ Solver(update_rule='adam', learning_rate 1e-3, batch_size=100) on 49,000 rows of
 accuracy checks (1,000 training rows and 1,000 validation rows each, batches of 100).
 
 Each contender is a worker process holding its own data (started together, one process tree):
-the reference in float32 and float64 through FullyConnectedNet + Solver, as installed (Adam
-compiled by numba when the `fast` extra is there), in float32 with OPENBLAS_THREAD_TIMEOUT=10
-(OpenBLAS's idle threads then sleep at once instead of spinning for ~0.1 s after every call)
-and with numba's kernel switched off (numpy Adam: the fallback), and PyTorch (the same Linear - BatchNorm1d - ReLU stack,
-float32) with torch.optim.Adam default and fused=True. The parent runs them alternately, one
-window of --iterations steps at a time, --windows rounds in a rotating order, and takes
-medians. The matmul floor is the job's GEMM FLOPs (forward and backward, no input gradient
+the reference in float32 and float64 through FullyConnectedNet + Solver as `grader train` runs
+it (Adam compiled by numba when the `fast` extra is there), in float32 also with numba's
+kernel switched off (numpy Adam: the fallback), and PyTorch (the same Linear - BatchNorm1d -
+ReLU stack, float32) with torch.optim.Adam default and fused=True. The parent runs them
+alternately, one window of --iterations steps at a time, --windows rounds in a rotating
+order, and takes medians. The matmul floor is the job's GEMM FLOPs (forward and backward, no input gradient
 for the first layer) over a float32 GEMM rate measured in the same run (2048 x 2048
 matrices); "GEMMs alone" times the job's 13 GEMMs at their shapes. Peak memory is each
 worker's peak RSS (VmHWM). On a shared machine each window first waits (up to --patience
@@ -39,16 +38,8 @@ import numpy as np
 
 N_TRAIN, N_CHECK, BATCH, DIMS = 49000, 1000, 100, (3072, 500, 500, 500, 10)
 JOB_ITERATIONS, JOB_CHECKS = 4900, 11
-SLEEPY = {'OPENBLAS_THREAD_TIMEOUT': '10'}
-WORKERS = {   # name -> (job, environment variables added for its process)
-    'reference float32': ('reference float32', {}),
-    'reference float32, OPENBLAS_THREAD_TIMEOUT=10': ('reference float32', SLEEPY),
-    'reference float32, numpy Adam': ('reference float32, numpy Adam', {}),
-    'reference float64': ('reference float64', {}),
-    'torch Adam': ('torch Adam', {}),
-    'torch Adam fused': ('torch Adam fused', {}),
-}
-JOBS = sorted({job for job, _ in WORKERS.values()})
+WORKERS = ('reference float32', 'reference float64', 'reference float32, numpy Adam',
+           'torch Adam', 'torch Adam fused')
 SETTLE_S = 0.3   # pause between windows: a finished worker's BLAS threads stop spinning
 
 
@@ -213,10 +204,8 @@ class Worker:
 
     def __init__(self, name: str):
         self.name = name
-        job, environment = WORKERS[name]
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, '--worker', job], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, env={**os.environ, **environment})
+        self.process = subprocess.Popen([sys.executable, __file__, '--worker', name],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, **request) -> object:
         self.process.stdin.write(json.dumps(request) + '\n')
@@ -294,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--checks', type=int, default=2, help='accuracy checks per window')
     parser.add_argument('--idle', type=float, default=0.9, help='CPU idle fraction to wait for')
     parser.add_argument('--patience', type=float, default=900, help='seconds per window to wait for it')
-    parser.add_argument('--worker', choices=JOBS, help=argparse.SUPPRESS)
+    parser.add_argument('--worker', choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker)

@@ -7,8 +7,14 @@ so a too-large write fails with EFBIG, no core dumps); the sandbox child's impor
 (grader/child.py, loaded by path: sys.path = the scratch folder, then the interpreter's
 entries away from the forbidden roots; its import guard first on sys.meta_path); an audit
 hook, which cannot be removed: importing the grader's packages raises ModuleNotFoundError and
-opening a file under a forbidden root raises PermissionError. Then ipykernel runs in this
-process. Threads, sockets and subprocesses stay allowed: ipykernel needs the first two.
+opening a file under a forbidden root raises PermissionError. Then ipykernel initialises in
+this process (binds its sockets, starts its threads), and before it runs a cell the main
+thread, where cells run, takes the sandbox child's kernel confinement (child.py's
+`_confine_kernel`): no new privileges or capabilities; Landlock: read and write the scratch
+folder, read the import path, the shared libraries and CIFAR10_DIR, nothing else, no TCP bind
+or connect; seccomp: no new processes, sockets, ptrace and the like. The threads a cell starts
+inherit it; ipykernel's own threads, started before, do not need it. Layers this machine
+lacks are reported on stderr (kernel.log), and the in-process guards still hold.
 
 Parent side: `launcher_argv` builds the kernel spec's argv, `kernel_env` the minimal
 environment, and `kill_leftovers` ends every process the kernel left behind: its process
@@ -18,6 +24,7 @@ catches descendants that started a session of their own.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import math
 import os
@@ -122,21 +129,29 @@ def _set_limits(args: argparse.Namespace) -> None:
 
 def _child_guard() -> ModuleType:
     """grader/child.py (the sandbox child), loaded by path under a private name for its guard
-    pieces: FORBIDDEN_PACKAGES and _confine_imports. Its stricter audit hook is not used: it
-    refuses threads, sockets and processes, which ipykernel needs."""
+    pieces: FORBIDDEN_PACKAGES, _confine_imports, _readable and _confine_kernel. Its stricter
+    audit hook is not used: it refuses threads, which ipykernel and numpy's BLAS need."""
     spec = importlib.util.spec_from_file_location("_kernel_child_guard", Path(__file__).with_name("child.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _install_guard(scratch: str, forbidden: list[str]) -> None:
+def _install_guard(child: ModuleType, scratch: str, roots: tuple[str, ...]) -> None:
     """child.py's import confinement (sys.path = scratch then the entries away from the
     forbidden roots; its import guard first on sys.meta_path), then an audit hook."""
-    child = _child_guard()
-    roots = tuple(os.path.realpath(root) for root in forbidden)
     child._confine_imports(scratch, roots, _refuse_import)
     sys.addaudithook(_audit_hook(roots, child.FORBIDDEN_PACKAGES))
+
+
+def _confine(child: ModuleType, scratch: str, roots: tuple[str, ...]) -> None:
+    """child.py's kernel confinement of this thread for good (module docstring); CIFAR10_DIR and
+    the MD5SUMS beside it (reference/data.py reads one there) are readable too. Each missing
+    layer is one line on stderr."""
+    data = os.path.realpath(os.environ["CIFAR10_DIR"]) if os.environ.get("CIFAR10_DIR") else None
+    readable = [*child._readable(roots), *([data, os.path.join(os.path.dirname(data), "MD5SUMS")] if data else [])]
+    for gap in child._confine_kernel(scratch, readable):
+        print(f"nndl-grader kernel: {gap}", file=sys.stderr, flush=True)
 
 
 def _refuse_import(message: str) -> NoReturn:
@@ -172,13 +187,20 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str]) -> None:
-    """Limits, import confinement and audit hook, then ipykernel with the remaining arguments."""
+    """Limits, import confinement and audit hook, ipykernel initialised with the remaining
+    arguments, the kernel confinement, then ipykernel's loop."""
     args, kernel_args = _parse(argv)
     _set_limits(args)
-    _install_guard(args.path, args.forbid)
+    child = _child_guard()
+    roots = tuple(os.path.realpath(root) for root in args.forbid)
+    _install_guard(child, args.path, roots)
     sys.argv = [sys.argv[0], *kernel_args]
-    from ipykernel.kernelapp import launch_new_instance
-    launch_new_instance()
+    from ipykernel.kernelapp import IPKernelApp
+    app = IPKernelApp.instance()
+    app.initialize(kernel_args)
+    asyncio.set_event_loop(asyncio.new_event_loop())   # its self-pipe is a socketpair: made before seccomp
+    _confine(child, args.path, roots)
+    app.start()
 
 
 if __name__ == "__main__":

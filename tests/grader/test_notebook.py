@@ -108,8 +108,12 @@ def test_endless_notebook_is_stopped_with_what_it_started(tmp_path, cell_timeout
     result = run("loop_forever.ipynb", tmp_path, cell_timeout=cell_timeout, total_timeout=total_timeout)
     assert result.failure == "timeout" and words in result.reason
     assert result.seconds < total_timeout + 15
-    sleeper = int(stdout_of(result).split()[1])   # started in a session of its own
-    assert not Path(f"/proc/{sleeper}").exists() or "Z" in Path(f"/proc/{sleeper}/stat").read_text().split()[2]
+    words = stdout_of(result).split()
+    if words[0] == "sleeper":   # no seccomp here: it started, in a session of its own, and must be gone
+        sleeper = int(words[1])
+        assert not Path(f"/proc/{sleeper}").exists() or "Z" in Path(f"/proc/{sleeper}/stat").read_text().split()[2]
+    else:
+        assert words[0] == "refused"
 
 
 @pytest.mark.parametrize("name, status", [("kill_kernel.ipynb", "killed by signal SIGKILL"),
@@ -157,6 +161,31 @@ def test_kernel_cannot_reach_the_installed_packages(tmp_path):
     env = eval(out.split("env ")[1].splitlines()[0])
     assert "CIFAR10_DIR" not in env and "PYTHONPATH" not in env and "MPLBACKEND" in env
     assert "AS 6 cwd True" in out
+
+
+def test_cells_run_under_the_sandbox_kernel_confinement(tmp_path):
+    """What the in-process guards let through is refused by Landlock and seccomp, as in the
+    grader's child (tests/grader/test_sandbox.py); the scratch folder stays writable."""
+    outside = tmp_path / "escape.txt"
+    result = run(notebook_bytes(
+        "def attempt(name, action):\n    try:\n        action()\n        print('ALLOWED', name)\n"
+        "    except OSError as error:\n        print('refused', name, type(error).__name__)",
+        f"attempt('write outside', lambda: open({str(outside)!r}, 'w'))\n"
+        "import subprocess, socket\n"
+        "attempt('subprocess', lambda: subprocess.run(['true']))\n"
+        "attempt('socket', lambda: socket.socket())\n"
+        "attempt('read /etc/hostname', lambda: open('/etc/hostname').read())",
+        "open('mine.txt', 'w').write('scratch is writable')\nprint(open('mine.txt').read())\n"
+        "import ctypes\nprctl = ctypes.CDLL(None).prctl   # PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP (2: a filter)\n"
+        "print('confined', prctl(39, 0, 0, 0, 0), prctl(21, 0, 0, 0, 0))",
+    ), tmp_path)
+    out = stdout_of(result)
+    assert result.ok, result.reason
+    assert "ALLOWED" not in out and out.count("refused ") == 4, out
+    assert "scratch is writable" in out and "confined 1 2" in out
+    assert not outside.exists()
+    log = Path(result.outdir) / "kernel.log"
+    assert "kernel confinement" not in (log.read_text() if log.exists() else "")
 
 
 # ---- training, printed numbers, re-evaluation ----------------------------------------------------

@@ -88,6 +88,13 @@ def test_fast_training_follows_the_readable_trajectory(dtype, net):
     assert_same_state(fast_pair, readable_pair, dtype)
 
 
+def test_without_numba_the_numpy_adam_follows_the_same_trajectory(monkeypatch):
+    monkeypatch.setattr(fast, '_numba_adam_kernel', lambda: None)
+    fast_pair, readable_pair = train(np.float64, True), train(np.float64, False)
+    assert_fast_path_ran(*fast_pair)
+    assert_same_state(fast_pair, readable_pair, np.float64)
+
+
 @pytest.mark.parametrize('dtype', [np.float64, np.float32])
 def test_fast_loss_matches_readable_loss_in_both_modes(dtype):
     np.random.seed(5)
