@@ -301,6 +301,7 @@ _SECCOMP_TABLES = {
             76,  # truncate by path (Landlock restricts it from ABI 3 on only)
             424, 434, 248, 249, 250,  # pidfd_send_signal pidfd_open add_key request_key keyctl
         ),
+        "seccomp": 317,
         "clone": 56,
         "clone3": 435,  # its flags sit in memory a filter cannot read: ENOSYS, so libc falls back to clone
         "signals": (62, 200, 234, 129, 297),  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo
@@ -317,7 +318,7 @@ _FIRST_ARGUMENT = 16  # offsetof(struct seccomp_data, args[0]), its low 32 bits 
 class _Kernel:
     """The system calls of the confinement, through ctypes and libc. Each raises OSError on failure."""
 
-    _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+    _PR_SET_NO_NEW_PRIVS, _SET_MODE_FILTER, _FILTER_FLAG_TSYNC = 38, 1, 1
     _CAPABILITY_VERSION_3 = 0x20080522
     # Landlock's system calls have the same numbers on every architecture but alpha.
     _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
@@ -353,9 +354,12 @@ class _Kernel:
             os.close(ruleset)
 
     def seccomp(self, program: list[tuple[int, int, int, int]]) -> None:
+        """Install the filter on every thread of this process (SECCOMP_FILTER_FLAG_TSYNC; no new
+        privileges follows it to them)."""
         filters = self._buffer(b"".join(struct.pack("<HBBI", *instruction) for instruction in program))
         header = struct.pack("<HxxxxxxQ", len(program), self._ctypes.addressof(filters))
-        self._call("prctl", self._PR_SET_SECCOMP, self._SECCOMP_MODE_FILTER, self._buffer(header), 0, 0)
+        number = _SECCOMP_TABLES[platform.machine()]["seccomp"]
+        self._call("syscall", number, self._SET_MODE_FILTER, self._FILTER_FLAG_TSYNC, self._buffer(header))
 
     def _allow(self, ruleset: int, path: str, rights: int) -> None:
         try:

@@ -7,14 +7,15 @@ so a too-large write fails with EFBIG, no core dumps); the sandbox child's impor
 (grader/child.py, loaded by path: sys.path = the scratch folder, then the interpreter's
 entries away from the forbidden roots; its import guard first on sys.meta_path); an audit
 hook, which cannot be removed: importing the grader's packages raises ModuleNotFoundError and
-opening a file under a forbidden root raises PermissionError. Then ipykernel initialises in
-this process (binds its sockets, starts its threads), and before it runs a cell the main
-thread, where cells run, takes the sandbox child's kernel confinement (child.py's
-`_confine_kernel`): no new privileges or capabilities; Landlock: read and write the scratch
-folder, read the import path, the shared libraries and CIFAR10_DIR, nothing else, no TCP bind
-or connect; seccomp: no new processes, sockets, ptrace and the like. The threads a cell starts
-inherit it; ipykernel's own threads, started before, do not need it. Layers this machine
-lacks are reported on stderr (kernel.log), and the in-process guards still hold.
+opening a file under a forbidden root raises PermissionError. Then ipykernel runs in this
+process; just before the first cell, when ipykernel has bound its sockets and started its
+threads and event loops, the process takes the sandbox child's kernel confinement (child.py's
+`_confine_kernel`): no new privileges or capabilities and Landlock on the main thread, where
+cells run, and the threads they start (Landlock: read and write the scratch folder; read the
+import path, the shared libraries and CIFAR10_DIR; nothing else; no TCP bind or connect);
+seccomp on every thread (no new processes, sockets, ptrace and the like). Layers this machine
+lacks are reported on stderr (kernel.log), and the in-process guards still hold; if the
+confinement itself fails, the kernel exits before any cell runs.
 
 Parent side: `launcher_argv` builds the kernel spec's argv, `kernel_env` the minimal
 environment, and `kill_leftovers` ends every process the kernel left behind: its process
@@ -24,7 +25,6 @@ catches descendants that started a session of their own.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import math
 import os
@@ -187,8 +187,8 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str]) -> None:
-    """Limits, import confinement and audit hook, ipykernel initialised with the remaining
-    arguments, the kernel confinement, then ipykernel's loop."""
+    """Limits, import confinement and audit hook, then ipykernel with the remaining arguments,
+    the kernel confinement taken before its first cell."""
     args, kernel_args = _parse(argv)
     _set_limits(args)
     child = _child_guard()
@@ -198,8 +198,16 @@ def main(argv: list[str]) -> None:
     from ipykernel.kernelapp import IPKernelApp
     app = IPKernelApp.instance()
     app.initialize(kernel_args)
-    asyncio.set_event_loop(asyncio.new_event_loop())   # its self-pipe is a socketpair: made before seccomp
-    _confine(child, args.path, roots)
+
+    def confine_before_the_first_cell(*_: object) -> None:
+        app.shell.events.unregister("pre_run_cell", confine_before_the_first_cell)
+        try:
+            _confine(child, args.path, roots)
+        except BaseException as error:   # fail closed: no cell runs unconfined
+            print(f"nndl-grader kernel: confinement failed: {error!r}", file=sys.stderr, flush=True)
+            os._exit(70)
+
+    app.shell.events.register("pre_run_cell", confine_before_the_first_cell)
     app.start()
 
 

@@ -165,7 +165,8 @@ def test_kernel_cannot_reach_the_installed_packages(tmp_path):
 
 def test_cells_run_under_the_sandbox_kernel_confinement(tmp_path):
     """What the in-process guards let through is refused by Landlock and seccomp, as in the
-    grader's child (tests/grader/test_sandbox.py); the scratch folder stays writable."""
+    grader's child (tests/grader/test_sandbox.py), seccomp on ipykernel's own threads too;
+    the scratch folder stays writable."""
     outside = tmp_path / "escape.txt"
     result = run(notebook_bytes(
         "def attempt(name, action):\n    try:\n        action()\n        print('ALLOWED', name)\n"
@@ -175,13 +176,20 @@ def test_cells_run_under_the_sandbox_kernel_confinement(tmp_path):
         "attempt('subprocess', lambda: subprocess.run(['true']))\n"
         "attempt('socket', lambda: socket.socket())\n"
         "attempt('read /etc/hostname', lambda: open('/etc/hostname').read())",
+        "from ipykernel.kernelapp import IPKernelApp\nimport threading\ndone = threading.Event()\n"
+        "def from_ipykernels_thread():   # started before the confinement\n"
+        "    attempt(f'subprocess from {threading.current_thread().name}', lambda: subprocess.run(['true']))\n"
+        "    done.set()\n"
+        "IPKernelApp.instance().kernel.iopub_thread.io_loop.add_callback(from_ipykernels_thread)\n"
+        "print('waited', done.wait(10))",
         "open('mine.txt', 'w').write('scratch is writable')\nprint(open('mine.txt').read())\n"
         "import ctypes\nprctl = ctypes.CDLL(None).prctl   # PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP (2: a filter)\n"
         "print('confined', prctl(39, 0, 0, 0, 0), prctl(21, 0, 0, 0, 0))",
     ), tmp_path)
     out = stdout_of(result)
     assert result.ok, result.reason
-    assert "ALLOWED" not in out and out.count("refused ") == 4, out
+    assert "ALLOWED" not in out and out.count("refused ") == 5, out
+    assert "refused subprocess from IOPub" in out and "waited True" in out
     assert "scratch is writable" in out and "confined 1 2" in out
     assert not outside.exists()
     log = Path(result.outdir) / "kernel.log"
