@@ -685,7 +685,8 @@ def describe(run: NotebookRun) -> str:
     for key in ("validation", "test"):
         if key in run.printed:
             lines.append(f"printed {key} accuracy: {run.printed[key]:.4f}")
-    lines.append(f"re-evaluated test accuracy: {run.reevaluated_test:.4f}" if run.reevaluated_test is not None
+    lines.append(f"re-evaluated test accuracy: {run.reevaluated_test:.4f} (on all test images: "
+                 f"{run.reevaluated_full_test:.4f})" if run.reevaluated_test is not None
                  else f"re-evaluation: {run.reevaluation_problem or 'not attempted'}")
     files = [run.executed, "summary.json", f"{len(run.images)} images", run.model]
     lines.append(f"written to {run.outdir}: {', '.join(f for f in files if f)}")

@@ -204,6 +204,7 @@ def test_tiny_training_prints_numbers_that_the_grader_confirms(tmp_path, fake_ci
     assert set(result.printed) == {"validation", "test"} and result.printed["test"] > 0.6
     assert result.reevaluated_test == pytest.approx(result.printed["test"], abs=0.01)
     assert result.reevaluated_full_test > 0.6
+    assert f"on all test images: {result.reevaluated_full_test:.4f}" in notebook.describe(result)
     assert result.images == ["cell04_1.png"]
     assert (Path(result.outdir) / "cell04_1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result.model == "model.npz" and set(result.cell_seconds) == {2, 3, 4, 5}
