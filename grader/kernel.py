@@ -145,7 +145,7 @@ def _install_guard(child: ModuleType, scratch: str, roots: tuple[str, ...]) -> N
 
 
 def _confine(child: ModuleType, scratch: str, roots: tuple[str, ...]) -> None:
-    """child.py's kernel confinement of this thread for good (module docstring); CIFAR10_DIR and
+    """child.py's kernel confinement, for good (module docstring); CIFAR10_DIR and
     the MD5SUMS beside it (reference/data.py reads one there) are readable too. Each missing
     layer is one line on stderr."""
     data = os.path.realpath(os.environ["CIFAR10_DIR"]) if os.environ.get("CIFAR10_DIR") else None

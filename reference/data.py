@@ -280,8 +280,8 @@ def get_CIFAR10_data(
     """Course splits -> {X_train, y_train, X_val, y_val, X_test, y_test}.
 
     X_*: dtype (N, 3, 32, 32); y_*: int64 (N,). Train = first num_training training rows,
-    val = the next num_validation, test = first num_test test rows (all when None); the training mean
-    image (float64) is subtracted from all three when subtract_mean.
+    val = the next num_validation, test = first num_test test rows (all when None); the
+    training mean image (float64) is subtracted from all three when subtract_mean.
     """
     x_train, y_train, x_test, y_test = load_CIFAR10(resolve_data_dir(data_dir))
     num_test = len(x_test) if num_test is None else num_test
