@@ -42,15 +42,17 @@ class Mismatch:
 
 def tolerance_for(case: dict) -> tuple[float, float]:
     """(rtol, atol) for a case: float32 inputs anywhere get the float32 tolerances."""
-    arrays = [v for v in _leaves(case) if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
-    dtype = "float32" if any(a.dtype == np.float32 for a in arrays) else "float64"
+    dtype = "float32" if any(a.dtype == np.float32 for a in _float_arrays(case)) else "float64"
     return RTOL[dtype], ATOL[dtype] * input_scale(case)
 
 
 def input_scale(case: dict) -> float:
     """The largest magnitude among a case's float arrays (at least 1)."""
-    arrays = [v for v in _leaves(case) if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.size]
-    return max([1.0, *(float(np.max(np.abs(a))) for a in arrays)])
+    return max([1.0, *(float(np.max(np.abs(a))) for a in _float_arrays(case) if a.size)])
+
+
+def _float_arrays(case: dict) -> list[np.ndarray]:
+    return [v for v in _leaves(case) if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
 
 
 def _leaves(value: Any):

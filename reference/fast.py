@@ -183,11 +183,8 @@ def adam_(
     """optim.adam in place on contiguous 1-D arrays w, dw, v (first moment), a (second), step
     t >= 1: the same values as optim.adam, to the last bit. With numba installed (the `fast`
     extra) one compiled pass on every core (adam_numba), else numpy passes (adam_numpy)."""
-    kernel = _numba_adam_kernel() if w.dtype in (np.float32, np.float64) else None
-    if kernel is None:
-        adam_numpy(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
-    else:
-        adam_numba(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
+    use_numba = w.dtype in (np.float32, np.float64) and _numba_adam_kernel() is not None
+    (adam_numba if use_numba else adam_numpy)(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
 
 
 def adam_numba(

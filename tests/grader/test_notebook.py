@@ -28,8 +28,9 @@ RUBRIC = rubric.Rubric(points={"notebook.runs": {"notebook": 2.0}, "notebook.tra
 # The shared data is a lossy stand-in (its README: models lose 2-3 % on it); correct code scores
 # 0.55-0.56 on all its test images (0.52-0.55 on the notebook's first 1,000), so an instructor
 # grading on it lowers the homework's 0.55 by that 3 %.
-LOSSY_LIMITS = "[limits]\nnotebook_accuracy = 0.52\n"
-LOSSY_RUBRIC = rubric.Rubric(points=RUBRIC.points, limits={"notebook_accuracy": 0.52})
+LOSSY_BAR = 0.52
+LOSSY_LIMITS = f"[limits]\nnotebook_accuracy = {LOSSY_BAR}\n"
+LOSSY_RUBRIC = rubric.Rubric(points=RUBRIC.points, limits={"notebook_accuracy": LOSSY_BAR})
 TINY_SPLIT = Split(900, 100, 200)
 
 
@@ -388,7 +389,7 @@ def lossy_notebook_rubric(tmp_path: Path) -> rubric.Rubric:
     path = tmp_path / "rubric.toml"
     default = rubric.DEFAULT.read_text()
     assert "\nnotebook_accuracy = 0.55 " in default
-    path.write_text(default.replace("\nnotebook_accuracy = 0.55 ", "\nnotebook_accuracy = 0.52 ")
+    path.write_text(default.replace("\nnotebook_accuracy = 0.55 ", f"\nnotebook_accuracy = {LOSSY_BAR} ")
                     + '\n[points."notebook.runs"]\nnotebook = 2\n\n[points."notebook.training"]\nnotebook = 3\n')
     return rubric.load(path)
 
