@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from grader import fixed_cases, strategies as gen
 from grader.compare import (FIXED_CASE_REL_ERROR, GRADIENT_ATOL, GRADIENT_RTOL, Mismatch, compare_outputs,
-                            compare_value, input_scale, rel_error, tolerance_for)
+                            compare_value, input_scale, precision_lost, rel_error, tolerance_for)
 from grader.functions import GRADIENTS, PROBES, RULES, ContractError, Namespace, as_array, fresh, unpack
 from grader.hints import describe, hint_for, name_the_bug
 from grader.sandbox import SubmissionError
@@ -158,7 +158,8 @@ def _rule_fixed_case(rule: str) -> tuple[dict, dict]:
 # --- property: differential against the reference ---------------------------------------------
 
 def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context], Outcome]:
-    """The submission's outputs equal the reference's on every generated case."""
+    """The submission's outputs equal the reference's on every generated case, in float64 when the
+    inputs are."""
     probe = PROBES[function]
 
     def run(ctx: Context) -> Outcome:
@@ -172,6 +173,9 @@ def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context],
             mismatch = compare_outputs(want, got, *tolerance_for(case))
             if mismatch:
                 raise Failure(case, mismatch.message, got, describe(mismatch, want, got))
+            narrowed = precision_lost(case, got)
+            if narrowed:
+                raise Failure(case, narrowed.message, got)
 
         failure = search(cases, evaluate, ctx.examples)
         if failure is not None and failure.got is not None:
@@ -272,6 +276,23 @@ def scale_invariant_step(rule: str):
     return prop
 
 
+def epsilon_is_used(rule: str):
+    """From a fresh state with gradients of 1e-6 (root of the squared-gradient average ~1e-6),
+    config['epsilon'] = 1e-3 gives a much smaller first step than 1e-8, wherever it is added."""
+    def prop(ns: Namespace, case: dict) -> Finding | None:
+        w = case["w"]
+        dw = np.where(case["dws"][0] < 0, -1e-6, 1e-6).astype(w.dtype)
+        config = {k: v for k, v in case["config"].items() if k in ("learning_rate", "decay_rate", "beta1", "beta2")}
+        small_eps = _step(ns, rule, w, dw, {**config, "epsilon": 1e-8})[0] - w
+        large_eps = _step(ns, rule, w, dw, {**config, "epsilon": 1e-3})[0] - w
+        if np.allclose(large_eps, small_eps, rtol=0.1, atol=0.0):
+            return Finding(f"config['epsilon'] = 1e-3 gave the same {rule} step as 1e-8 for gradients of "
+                           f"1e-6: use the epsilon in config (its default only when the key is absent)",
+                           f"{rule}_ignores_epsilon")
+        return None
+    return prop
+
+
 def batchnorm_normalises(ns: Namespace, case: dict) -> str | None:
     x = case["x"].astype(np.float64) * 100.0
     out, _ = unpack(ns["batchnorm_forward"](x, case["gamma"].astype(np.float64), case["beta"].astype(np.float64),
@@ -296,7 +317,14 @@ def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
 def dropout_train_mask(ns: Namespace, case: dict) -> Finding | None:
     """About p of the units are zeroed; the others are x / (1 - p) (inverted dropout)."""
     x, p = case["x"], case["dropout_param"]["p"]
-    out = _dropout(ns, x, case["dropout_param"])
+    argument = fresh(x)
+    out, _ = unpack(ns["dropout_forward"](argument, fresh(case["dropout_param"])), ("out", "cache"), "dropout_forward")
+    out = as_array(out, "out")
+    if not (argument.shape == x.shape and np.array_equal(argument, x)):
+        return Finding("your function changed its argument `x` in place, and the caller still uses it: "
+                       "compute out as a new array (out = x * mask)")
+    if out.shape != x.shape:
+        raise ContractError(f"out has shape {out.shape}, expected {x.shape}")
     dropped = float(np.mean(out == 0))
     if abs(dropped - p) > 0.06:
         as_keep = abs(dropped - (1 - p)) < 0.06
@@ -314,11 +342,23 @@ def dropout_train_mask(ns: Namespace, case: dict) -> Finding | None:
     return None
 
 
-def dropout_seeded(ns: Namespace, case: dict) -> str | None:
-    first = _dropout(ns, case["x"], case["dropout_param"])
-    second = _dropout(ns, case["x"], case["dropout_param"])
-    if not np.array_equal(first, second):
-        return "two train-mode calls with the same 'seed' gave different outputs: seed the RNG with it"
+def dropout_random(ns: Namespace, case: dict) -> Finding | None:
+    """The same seed gives the same mask; another seed, or none, another one; units are drawn on
+    their own (the mask's rows are not all alike, nor its columns)."""
+    x, param = case["x"], case["dropout_param"]
+    first = _dropout(ns, x, param)
+    if not np.array_equal(first, _dropout(ns, x, param)):
+        return Finding("two train-mode calls with the same 'seed' gave different outputs: seed the RNG with it")
+    if np.array_equal(first != 0, _dropout(ns, x, {**param, "seed": param["seed"] + 1}) != 0):
+        return Finding("two different 'seed' values gave the same mask: seed the RNG with dropout_param['seed']")
+    unseeded = {k: v for k, v in param.items() if k != "seed"}
+    if np.array_equal(_dropout(ns, x, unseeded) != 0, _dropout(ns, x, unseeded) != 0):
+        return Finding("two train-mode calls without a 'seed' gave the same mask: seed the RNG only when "
+                       "dropout_param has a 'seed'", "dropout_fixed_seed")
+    kept = first != 0
+    if np.all(kept == kept[:1]) or np.all(kept == kept[:, :1]):
+        return Finding("every row (or every column) of the mask is the same: draw one random number per unit, "
+                       "a mask of x's shape")
     return None
 
 
@@ -383,6 +423,25 @@ def loss_is_averaged(name: str):
     return prop
 
 
+def loss_ignores_shift(name: str, shift: float = 1000.0):
+    """Adding `shift` to every score changes neither loss nor dx: both depend on score differences
+    only. exp(1000) overflows float64, so a softmax must subtract each row's maximum first."""
+    def prop(ns: Namespace, case: dict) -> Finding | None:
+        x, y = case["x"].astype(np.float64), case["y"]
+        loss, dx = unpack(ns[name](fresh(x), fresh(y)), ("loss", "dx"), name)
+        shifted_loss, shifted_dx = unpack(ns[name](x + shift, fresh(y)), ("loss", "dx"), name)
+        atol = 1e-9 * shift
+        problem = (_differs("loss", loss, shifted_loss, 1e-9, atol)
+                   or _differs("dx", as_array(dx, "dx"), shifted_dx, 1e-9, atol))
+        if problem is None:
+            return None
+        overflow = not np.all(np.isfinite(np.asarray(shifted_dx, dtype=float))) or not np.isfinite(float(shifted_loss))
+        return Finding(f"adding {shift:g} to every score should change nothing (only differences of scores "
+                       f"count; subtract each row's maximum before exp): {problem}",
+                       "softmax_no_max_shift" if overflow and name == "softmax_loss" else None)
+    return prop
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 def _rule_checks(rule: str) -> list[Check]:
@@ -405,6 +464,8 @@ def _rule_checks(rule: str) -> list[Check]:
     if rule in ("rmsprop", "adam"):
         checks.append(Check(f"{f}/invariant/scale", f, "invariant", "the first step ignores the gradient's scale",
                             invariant(gen.rule_cases(rule), scale_invariant_step(rule))))
+        checks.append(Check(f"{f}/invariant/epsilon", f, "invariant", "config['epsilon'] is used",
+                            invariant(gen.rule_cases(rule), epsilon_is_used(rule))))
     return checks
 
 
@@ -454,8 +515,9 @@ CHECKS: tuple[Check, ...] = (
     Check("layers.dropout_forward/property/mask", "layers.dropout_forward", "property",
           "about p of the units dropped, the others scaled by 1 / (1 - p)",
           invariant(gen.dropout_cases(), dropout_train_mask, examples=8)),
-    Check("layers.dropout_forward/property/seed", "layers.dropout_forward", "property",
-          "the same seed gives the same mask", invariant(gen.dropout_cases(), dropout_seeded, examples=4)),
+    Check("layers.dropout_forward/property/random", "layers.dropout_forward", "property",
+          "the seed fixes the mask, and only the seed; units dropped independently",
+          invariant(gen.dropout_cases(), dropout_random, examples=4)),
     Check("layers.dropout_forward/property/test-mode", "layers.dropout_forward", "property",
           "test mode is the identity", invariant(gen.dropout_cases(), dropout_test_identity, examples=4)),
     Check("layers.dropout_forward/invariant/expectation", "layers.dropout_forward", "invariant",
@@ -475,5 +537,8 @@ CHECKS: tuple[Check, ...] = (
               invariant(gen.loss_cases(F64), loss_of_zero_scores(name, zero), examples=5)),
         Check(f"layers.{name}/invariant/averaged", f"layers.{name}", "invariant", "averaged over the N rows",
               invariant(gen.loss_cases(F64), loss_is_averaged(name), examples=5)),
+        Check(f"layers.{name}/invariant/shift", f"layers.{name}", "invariant",
+              "adding a constant to every score changes nothing",
+              invariant(gen.loss_cases(F64), loss_ignores_shift(name), examples=5)),
     )),
 )

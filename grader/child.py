@@ -32,14 +32,14 @@ Protocol: one wire frame each way per request, each preceded on its pipe by wire
     {"op": "load", "module": "optim"}                                  -> {"ok": None}
     {"op": "call", "module": str, "function": str, "args": [...], "kwargs": {...},
      "opaque": [int, ...], "first_handle": int}
-                                 -> {"ok": result, "args_after": {"args": [dict | None, ...],
-                                                                  "kwargs": {name: dict}}}
+                                 -> {"ok": result, "args_after": {"args": [dict | ndarray | None, ...],
+                                                                  "kwargs": {name: dict | ndarray}}}
     {"op": "drop", "handles": [Handle, ...]}                           -> {"ok": None}
     {"op": "ping"}                                                     -> {"ok": "pong"}
 
 A call's result positions listed in "opaque" (when the result is a tuple or list) stay in the
 child's handle table and cross as Handles, numbered from "first_handle" on; "args_after" holds the
-post-call contents of the arguments that were sent as dicts. A failed request answers {"error": kind, "message": str,
+post-call contents of the arguments that were sent as dicts or arrays. A failed request answers {"error": kind, "message": str,
 "traceback": str} with kind one of exception, memory, exit, forbidden, bad-output, import. Every
 reply also carries "incidents": the refusals recorded since the previous reply.
 """
@@ -84,6 +84,7 @@ wire = _load_wire()  # imports numpy
 _encode, _decode, _Handle, _Unsupported, _PREFIX = (
     wire.encode_parts, wire.decode, wire.Handle, wire.Unsupported, wire.FRAME_PREFIX
 )
+_RETURNED_ARGS = (dict, wire.np.ndarray)  # the argument types whose post-call contents go back
 _readv, _write, _exit = os.readv, os.write, os._exit
 _import_module, _clear_frames = importlib.import_module, traceback.clear_frames
 _STREAMS = (sys.stdout, sys.stderr)
@@ -717,8 +718,9 @@ class _Server:
         return {
             "ok": self._keep(result, request["opaque"], request["first_handle"]),
             "args_after": {
-                "args": [arg if type(sent) is dict else None for sent, arg in zip(sent_args, args)],
-                "kwargs": {name: kwargs[name] for name, sent in sent_kwargs.items() if type(sent) is dict},
+                "args": [arg if type(sent) in _RETURNED_ARGS else None for sent, arg in zip(sent_args, args)],
+                "kwargs": {name: kwargs[name] for name, sent in sent_kwargs.items()
+                           if type(sent) in _RETURNED_ARGS},
             },
         }
 

@@ -40,10 +40,27 @@ class Mismatch:
                 "got": self.got, "rel_error": self.rel_error}
 
 
+def case_dtype(case: dict) -> str:
+    """"float32" when any float input of the case is float32, else "float64"."""
+    return "float32" if any(a.dtype == np.float32 for a in _float_arrays(case)) else "float64"
+
+
 def tolerance_for(case: dict) -> tuple[float, float]:
     """(rtol, atol) for a case: float32 inputs anywhere get the float32 tolerances."""
-    dtype = "float32" if any(a.dtype == np.float32 for a in _float_arrays(case)) else "float64"
+    dtype = case_dtype(case)
     return RTOL[dtype], ATOL[dtype] * input_scale(case)
+
+
+def precision_lost(case: dict, got: dict) -> Mismatch | None:
+    """The first output narrower than float64 (float32, float16) of a case whose inputs are all float64."""
+    if case_dtype(case) != "float64":
+        return None
+    for name, value in got.items():
+        dtype = getattr(value, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
+            return Mismatch(name, f"`{name}` is {dtype} although every input was float64: a {dtype} array or "
+                                  f"constant in your computation rounds the result (keep the inputs' dtype)")
+    return None
 
 
 def input_scale(case: dict) -> float:

@@ -74,7 +74,8 @@ def _sgd_nesterov_momentum(w: np.ndarray, dw: np.ndarray, config: Config | None 
 
 def _rmsprop(w: np.ndarray, dw: np.ndarray, config: Config | None = None, *,
              square: bool = True, sqrt: bool = True, swap_decay: bool = False,
-             stale: bool = False, store: bool = True) -> Step:
+             stale: bool = False, store: bool = True, fixed_epsilon: float | None = None) -> Step:
+    """fixed_epsilon: used whatever config['epsilon'] says."""
     config = _config(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8,
                      a=np.zeros_like(w))
     rho = config["decay_rate"]
@@ -82,7 +83,8 @@ def _rmsprop(w: np.ndarray, dw: np.ndarray, config: Config | None = None, *,
     a_old = config["a"]
     a = keep * a_old + fresh * (dw**2 if square else dw)
     scale = a_old if stale else a
-    next_w = w - config["learning_rate"] * dw / ((np.sqrt(scale) if sqrt else scale) + config["epsilon"])
+    eps = config["epsilon"] if fixed_epsilon is None else fixed_epsilon
+    next_w = w - config["learning_rate"] * dw / ((np.sqrt(scale) if sqrt else scale) + eps)
     if store:
         config["a"] = a
     return next_w, config
@@ -91,7 +93,8 @@ def _rmsprop(w: np.ndarray, dw: np.ndarray, config: Config | None = None, *,
 def _adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None, *,
           bias_correction: bool = True, sqrt: bool = True, swap_moments: bool = False,
           late_t: bool = False, swap_betas: bool = False, store_t: bool = True,
-          store_corrected: bool = False) -> Step:
+          store_corrected: bool = False, fixed_epsilon: float | None = None) -> Step:
+    """fixed_epsilon: used whatever config['epsilon'] says."""
     config = _config(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,
                      v=np.zeros_like(w), a=np.zeros_like(w), t=0)
     first, second = ("a", "v") if swap_moments else ("v", "a")
@@ -102,7 +105,8 @@ def _adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None, *,
     tc = t - 1 if late_t else t
     c1, c2 = (b2, b1) if swap_betas else (b1, b2)
     v_hat, a_hat = (v / (1 - c1**tc), a / (1 - c2**tc)) if bias_correction else (v, a)
-    next_w = w - config["learning_rate"] * v_hat / ((np.sqrt(a_hat) if sqrt else a_hat) + config["epsilon"])
+    eps = config["epsilon"] if fixed_epsilon is None else fixed_epsilon
+    next_w = w - config["learning_rate"] * v_hat / ((np.sqrt(a_hat) if sqrt else a_hat) + eps)
     config[first], config[second] = (v_hat, a_hat) if store_corrected else (v, a)
     config["t"] = t if store_t else t - 1
     return next_w, config
@@ -112,8 +116,12 @@ def _adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None, *,
 
 
 def _affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
-                    flatten: bool = True, bias: bool = True) -> tuple[np.ndarray, tuple]:
+                    flatten: bool = True, bias: bool = True,
+                    dtype: type | None = None) -> tuple[np.ndarray, tuple]:
+    """dtype: the product is computed in it (np.float32), whatever the inputs' dtype."""
     rows = x.reshape(x.shape[0], -1) if flatten else x
+    if dtype is not None:
+        rows, w, b = rows.astype(dtype), w.astype(dtype), b.astype(dtype)
     return (rows @ w + b if bias else rows @ w), (x, w, b)
 
 
@@ -147,8 +155,11 @@ def _relu_backward(dout: np.ndarray, cache: np.ndarray, *, gate: str | None = "x
 
 def _batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict, *,
                        ddof: int = 0, test_batch_stats: bool = False,
-                       swap_momentum: bool = False, write_back: bool = True) -> tuple[np.ndarray, tuple]:
-    """New running statistics go into bn_param (the course interface); no array is modified in place."""
+                       swap_momentum: bool = False, write_back: bool = True,
+                       update_at_test: bool = False, centre_in_place: bool = False) -> tuple[np.ndarray, tuple]:
+    """New running statistics go into bn_param (the course interface); no array is modified in place
+    but with centre_in_place (train mode ends with x -= mean, the caller's x).
+    update_at_test: test mode normalises with the running statistics but also moves them."""
     mode = bn_param["mode"]
     if mode not in ("train", "test"):
         raise ValueError(f'Invalid forward batchnorm mode "{mode}"')
@@ -159,12 +170,16 @@ def _batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_pa
         mean, var = running_mean, running_var
     else:
         mean, var = x.mean(axis=0), x.var(axis=0, ddof=ddof)
-    if mode == "train" and write_back:
+    if (mode == "train" or update_at_test) and write_back:
+        batch_mean, batch_var = x.mean(axis=0), x.var(axis=0, ddof=ddof)
         keep = 1 - momentum if swap_momentum else momentum
-        bn_param["running_mean"] = keep * running_mean + (1 - keep) * mean
-        bn_param["running_var"] = keep * running_var + (1 - keep) * var
+        bn_param["running_mean"] = keep * running_mean + (1 - keep) * batch_mean
+        bn_param["running_var"] = keep * running_var + (1 - keep) * batch_var
     xhat = (x - mean) / np.sqrt(var + eps)
-    return gamma * xhat + beta, (x, xhat, gamma, var + eps)
+    out = gamma * xhat + beta
+    if centre_in_place and mode == "train":
+        x -= mean
+    return out, (x, xhat, gamma, var + eps)
 
 
 def _batchnorm_backward(dout: np.ndarray, cache: tuple, *, dmean: bool = True, dvar: bool = True,
@@ -181,12 +196,14 @@ def _batchnorm_backward(dout: np.ndarray, cache: tuple, *, dmean: bool = True, d
 
 
 def _dropout_forward(x: np.ndarray, dropout_param: dict, *, p_is_keep: bool = False,
-                     inverted: bool = True, drop_at_test: bool = False,
-                     test_scale: bool = False) -> tuple[np.ndarray, tuple]:
-    """The mask keeps a unit where np.random.rand < keep probability, after seeding when asked."""
+                     inverted: bool = True, drop_at_test: bool = False, test_scale: bool = False,
+                     default_seed: int | None = None) -> tuple[np.ndarray, tuple]:
+    """The mask keeps a unit where np.random.rand < keep probability, after seeding when asked
+    (default_seed: seeding with it when dropout_param has no seed)."""
     p, mode = dropout_param["p"], dropout_param["mode"]
-    if "seed" in dropout_param:
-        np.random.seed(dropout_param["seed"])
+    seed = dropout_param.get("seed", default_seed)
+    if seed is not None:
+        np.random.seed(seed)
     keep = p if p_is_keep else 1 - p
     if mode == "train" or drop_at_test:
         kept = np.random.rand(*x.shape) < keep
@@ -219,9 +236,13 @@ def _svm_loss(x: np.ndarray, y: np.ndarray, *, delta: float = 1.0, skip_correct:
 
 
 def _softmax_loss(x: np.ndarray, y: np.ndarray, *, subtract_one: bool = True,
-                  average_loss: bool = True, average_dx: bool = True) -> tuple[float, np.ndarray]:
+                  average_loss: bool = True, average_dx: bool = True, subtract_max: bool = True,
+                  in_place: bool = False) -> tuple[float, np.ndarray]:
+    """in_place: the row maxima are subtracted from the caller's x itself."""
     n, rows = x.shape[0], np.arange(x.shape[0])
-    shifted = x - x.max(axis=1, keepdims=True)
+    if in_place:
+        x -= x.max(axis=1, keepdims=True)
+    shifted = x - x.max(axis=1, keepdims=True) if subtract_max else x
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     dx = np.exp(log_p)
     if subtract_one:
@@ -305,6 +326,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("rmsprop_stale_cache", "optim.rmsprop",
                  "The step divides by the cache from before this iteration: update 'a' with the new "
                  "squared gradient first, then use it.", stale=True),
+    _fingerprint("rmsprop_ignores_epsilon", "optim.rmsprop",
+                 "The step ignores config['epsilon'] (a constant takes its place): read it from config, "
+                 "with 1e-8 only as the default for a missing key.", fixed_epsilon=1e-8),
     # adam
     _fingerprint("adam_no_bias_correction", "optim.adam",
                  "Your step matches Adam without bias correction: divide v and a by (1 - beta1**t) and "
@@ -328,12 +352,19 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("adam_stores_corrected_moments", "optim.adam",
                  "You store the bias-corrected moments; keep the raw moving averages in 'v' and 'a' "
                  "and use the corrected ones only for the step.", store_corrected=True),
+    _fingerprint("adam_ignores_epsilon", "optim.adam",
+                 "The step ignores config['epsilon'] (a constant takes its place): read it from config, "
+                 "with 1e-8 only as the default for a missing key.", fixed_epsilon=1e-8),
     # affine
     _fingerprint("affine_no_reshape", "layers.affine_forward",
                  "Inputs with more than two dimensions fail: flatten each example of x into a row "
                  "of length D before the product.", flatten=False),
     _fingerprint("affine_no_bias", "layers.affine_forward",
                  "The bias is missing: add b to every row of the product.", bias=False),
+    _fingerprint("affine_float32", "layers.affine_forward",
+                 "The product is computed in float32 whatever the inputs' dtype: float64 inputs lose "
+                 "half their digits, and the numerical gradient checks fail; keep x's dtype.",
+                 dtype=np.float32),
     _fingerprint("affine_dx_not_reshaped", "layers.affine_backward",
                  "dx comes back flattened: reshape it to the original shape of x.", reshape_dx=False),
     _fingerprint("affine_dw_not_flattened", "layers.affine_backward",
@@ -358,6 +389,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "The gradient is masked by the sign of dout; the mask must come from the forward "
                  "input x (kept in the cache).", gate="dout"),
     # batchnorm
+    _fingerprint("batchnorm_centres_x_in_place", "layers.batchnorm_forward",
+                 "The batch mean is subtracted from the caller's x in place (x -= mean): the previous "
+                 "layer's output changes under it; centre into a new array (x - mean).",
+                 centre_in_place=True),
     _fingerprint("batchnorm_unbiased_var", "layers.batchnorm_forward",
                  "You normalise with the unbiased variance (divided by N - 1): batchnorm uses the "
                  "biased one, divided by N.", ddof=1),
@@ -386,6 +421,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("batchnorm_dgamma_raw_x", "layers.batchnorm_backward",
                  "dgamma uses the raw input; gamma multiplies the normalised x_hat, so sum dout "
                  "times x_hat.", dgamma_on_xhat=False),
+    _fingerprint("batchnorm_test_updates_running", "layers.batchnorm_forward",
+                 "Test mode moves the running mean and variance towards the test batch: at test time "
+                 "only use them, so that evaluating the model does not change it.", update_at_test=True),
     # dropout (p is the probability of dropping a unit)
     _fingerprint("dropout_not_inverted", "layers.dropout_forward",
                  "Kept units are not scaled at train time: inverted dropout divides them by (1 - p) "
@@ -399,6 +437,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("dropout_test_scaled", "layers.dropout_forward",
                  "Test mode scales the input by (1 - p): with inverted dropout the scaling already "
                  "happened at train time, so test mode is the identity.", test_scale=True),
+    _fingerprint("dropout_fixed_seed", "layers.dropout_forward",
+                 "Without a 'seed' in dropout_param the RNG is still seeded with a constant, so every "
+                 "training step drops the same units: seed only when dropout_param has a 'seed'.",
+                 default_seed=0),
     _fingerprint("dropout_backward_no_mask", "layers.dropout_backward",
                  "The backward pass ignores the mask: multiply dout by the same mask (and scale) "
                  "as the forward pass.", use_mask=False),
@@ -424,6 +466,13 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("softmax_no_subtract_one", "layers.softmax_loss",
                  "dx is the probabilities alone: subtract 1 at each example's correct class.",
                  subtract_one=False),
+    _fingerprint("softmax_no_max_shift", "layers.softmax_loss",
+                 "exp of large scores overflows to inf (NaN loss): subtract each row's maximum score "
+                 "before exp; the softmax does not change.", subtract_max=False),
+    _fingerprint("softmax_shifts_scores_in_place", "layers.softmax_loss",
+                 "The row maxima are subtracted from the caller's scores in place (x -= ...): the "
+                 "caller's array changes, which breaks the numerical gradient check; use x - max.",
+                 in_place=True),
     _fingerprint("softmax_not_averaged", "layers.softmax_loss",
                  "The loss and dx are summed over the batch: divide both by N.",
                  average_loss=False, average_dx=False),

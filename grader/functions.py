@@ -2,7 +2,10 @@
 
 A probe `probe(ns, case) -> outputs` runs against any namespace of course functions: the
 reference, a known-bug variant, or the submission's sandbox proxies (docs/design.md).
-Every call gets fresh copies, since the course lets functions mutate their arguments.
+Every call gets fresh copies, since the course lets update rules mutate their arguments. The
+forward layers and the losses must not: their probes return the caller's arrays after the call
+among the outputs ("x after the call"), so a change made in place differs from the reference.
+Backward passes may overwrite dout (nobody reads it again).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from grader.strategies import STATE_KEYS
 
 Namespace = Mapping[str, Callable]
 Probe = Callable[[Namespace, dict], dict]
+AFTER_CALL = " after the call"
 
 
 class ContractError(Exception):
@@ -99,9 +103,15 @@ def rule_probe(rule: str) -> Probe:
     return probe
 
 
+def after_call(**arguments: np.ndarray) -> dict:
+    """The caller's arrays after a call, as outputs named "<argument> after the call"."""
+    return {name + AFTER_CALL: value for name, value in arguments.items()}
+
+
 def affine_forward(ns: Namespace, case: dict) -> dict:
-    out, _ = unpack(ns["affine_forward"](*fresh([case["x"], case["w"], case["b"]])), ("out", "cache"), "affine_forward")
-    return {"out": out}
+    x, w, b = fresh([case["x"], case["w"], case["b"]])
+    out, _ = unpack(ns["affine_forward"](x, w, b), ("out", "cache"), "affine_forward")
+    return {"out": out, **after_call(x=x, w=w, b=b)}
 
 
 def affine_backward(ns: Namespace, case: dict) -> dict:
@@ -111,8 +121,9 @@ def affine_backward(ns: Namespace, case: dict) -> dict:
 
 
 def relu_forward(ns: Namespace, case: dict) -> dict:
-    out, _ = unpack(ns["relu_forward"](fresh(case["x"])), ("out", "cache"), "relu_forward")
-    return {"out": out}
+    x = fresh(case["x"])
+    out, _ = unpack(ns["relu_forward"](x), ("out", "cache"), "relu_forward")
+    return {"out": out, **after_call(x=x)}
 
 
 def relu_backward(ns: Namespace, case: dict) -> dict:
@@ -124,24 +135,24 @@ def relu_backward(ns: Namespace, case: dict) -> dict:
     return {"dx": dx}
 
 
-def _batchnorm(ns: Namespace, case: dict) -> tuple[Any, Any, dict]:
-    bn_param = fresh(case["bn_param"])
-    out, cache = unpack(ns["batchnorm_forward"](*fresh([case["x"], case["gamma"], case["beta"]]), bn_param),
-                        ("out", "cache"), "batchnorm_forward")
-    return out, cache, bn_param
+def _batchnorm(ns: Namespace, case: dict) -> tuple[Any, Any, dict, dict]:
+    """-> out, cache, bn_param after the call, {x, gamma, beta} after the call."""
+    x, gamma, beta, bn_param = fresh([case["x"], case["gamma"], case["beta"], case["bn_param"]])
+    out, cache = unpack(ns["batchnorm_forward"](x, gamma, beta, bn_param), ("out", "cache"), "batchnorm_forward")
+    return out, cache, bn_param, {"x": x, "gamma": gamma, "beta": beta}
 
 
 def batchnorm_forward(ns: Namespace, case: dict) -> dict:
-    """out, and in train mode the running statistics written back into bn_param."""
-    out, _, bn_param = _batchnorm(ns, case)
+    """out, the running statistics in bn_param after the call (test mode leaves them as they
+    were), and the array arguments after the call."""
+    out, _, bn_param, arguments = _batchnorm(ns, case)
     outputs = {"out": out}
-    if case["bn_param"]["mode"] == "train":
-        outputs.update({k: bn_param[k] for k in ("running_mean", "running_var") if k in bn_param})
-    return outputs
+    outputs.update({k: bn_param[k] for k in ("running_mean", "running_var") if k in bn_param})
+    return {**outputs, **after_call(**arguments)}
 
 
 def batchnorm_backward(ns: Namespace, case: dict) -> dict:
-    _, cache, _ = _batchnorm(ns, case)
+    _, cache, _, _ = _batchnorm(ns, case)
     result = ns["batchnorm_backward"](fresh(case["dout"]), cache)
     dx, dgamma, dbeta = unpack(result, ("dx", "dgamma", "dbeta"), "batchnorm_backward")
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
@@ -149,8 +160,9 @@ def batchnorm_backward(ns: Namespace, case: dict) -> dict:
 
 def loss_probe(name: str) -> Probe:
     def probe(ns: Namespace, case: dict) -> dict:
-        loss, dx = unpack(ns[name](fresh(case["x"]), fresh(case["y"])), ("loss", "dx"), name)
-        return {"loss": loss, "dx": dx}
+        x, y = fresh([case["x"], case["y"]])
+        loss, dx = unpack(ns[name](x, y), ("loss", "dx"), name)
+        return {"loss": loss, "dx": dx, **after_call(x=x, y=y)}
     return probe
 
 

@@ -7,7 +7,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from grader.compare import Mismatch, equal_outputs
-from grader.functions import Probe
+from grader.functions import AFTER_CALL, Probe
 
 
 def name_the_bug(function: str, probe: Probe, reference: Mapping[str, Callable],
@@ -49,6 +49,12 @@ def describe(mismatch: Mismatch, expected: dict, got: dict) -> str:
     want, have = expected.get(name), got.get(name)
     if name not in got:
         return f"`{name}` is missing: store it in the dict your function returns"
+    if name.endswith(AFTER_CALL):
+        argument = name.removesuffix(AFTER_CALL)
+        return (f"your function changed its argument `{argument}` in place, and the caller still uses it "
+                f"(the network's parameters, the numerical gradient's input): compute on new arrays, e.g. "
+                f"`{argument} = {argument} - m` rather than `{argument} -= m`, and reshape without assigning "
+                f"to `{argument}.shape`")
     if not _is_numeric(want) or not _is_numeric(have) or np.shape(want) != np.shape(have):
         return mismatch.message
     want, have = np.asarray(want, dtype=np.float64), np.asarray(have, dtype=np.float64)

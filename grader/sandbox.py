@@ -9,8 +9,9 @@
 Each module runs in a child process of its own (grader/child.py), started on first use, so what
 one module does to its interpreter (patching numpy or builtins, wrecking the import system, exiting,
 hoarding memory, hanging) cannot touch the grading of another. Arguments and results cross as wire
-frames (grader/wire.py): arrays go as copies, so the submission never mutates the grader's arrays,
-and dict arguments are updated in place with their post-call contents. The positions of a tuple
+frames (grader/wire.py): arrays go as copies, so the submission never holds the grader's arrays, and
+dict and array arguments are updated in place with their post-call contents, as if the call had
+run in this process. The positions of a tuple
 result named in `opaque` stay in the module's child and come back as Handles, valid in calls into
 the same module until its child restarts or they are dropped.
 
@@ -37,6 +38,7 @@ the child could not apply (see child.py).
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import select
 import shutil
@@ -51,6 +53,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import numpy as np
 
 from grader.wire import FRAME_PREFIX, Handle, WireError, decode, encode_parts
 
@@ -139,8 +143,8 @@ class Sandbox:
         self, module: str, function: str, /, *args: Any, opaque: Sequence[int] = (), **kwargs: Any
     ) -> Any:
         """module.function(*args, **kwargs) in the module's child: its result, with the `opaque`
-        positions of a tuple result as Handles. Dict arguments are updated in place with their
-        post-call contents.
+        positions of a tuple result as Handles. Dict and array arguments are updated in place with
+        their post-call contents.
 
         Raises SubmissionError (and wire.Unsupported for an argument the wire cannot carry).
         """
@@ -159,7 +163,7 @@ class Sandbox:
             raise error from None
         self._note(reply, f"in {name}")
         _raise_again(self._failure(reply, f"in {name}"))
-        _update_dicts(args, kwargs, reply.get("args_after", _NOTHING_AFTER))
+        _update_args(args, kwargs, reply.get("args_after", _NOTHING_AFTER))
         for handle in _handles_in(reply["ok"]):
             self._handles[handle.id] = module
             self._next_handle = max(self._next_handle, handle.id + 1)
@@ -417,11 +421,30 @@ def _write_files(scratch: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(data)
     for folder in (".home", ".tmp"):
         (scratch / folder).mkdir(exist_ok=True)
+    font_list = _matplotlib_font_list()
+    if font_list is not None:   # where the child's matplotlib looks: $HOME/.cache/matplotlib
+        cache = scratch / ".home" / ".cache" / "matplotlib"
+        cache.mkdir(parents=True)
+        shutil.copyfile(font_list, cache / font_list.name)
+
+
+@functools.cache
+def _matplotlib_font_list() -> Path | None:
+    """matplotlib's font list (fontlist-v*.json), built here on first use; None without matplotlib.
+    Without it a submission's `import matplotlib.pyplot` builds one and starts a thread to say so,
+    which the child refuses, failing the import."""
+    try:
+        import matplotlib
+        import matplotlib.font_manager  # noqa: F401  (builds the list if matplotlib has none)
+    except ImportError:
+        return None
+    found = sorted(Path(matplotlib.get_cachedir()).glob("fontlist-v*.json"))
+    return found[-1] if found else None
 
 
 def _environment(scratch: Path) -> dict[str, str]:
     """The child's whole environment: nothing of ours leaks in (no PYTHONPATH), str hashes are not
-    randomised, no bytecode is written, and numpy's libraries start no threads."""
+    randomised, no bytecode is written, numpy's libraries start no threads, matplotlib is headless."""
     return {
         "HOME": str(scratch / ".home"),
         "TMPDIR": str(scratch / ".tmp"),
@@ -431,6 +454,7 @@ def _environment(scratch: Path) -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
     }
 
 
@@ -522,13 +546,28 @@ def _raise_again(failure: SubmissionError | None) -> None:
         raise SubmissionError(failure.kind, failure.message, failure.traceback)
 
 
-def _update_dicts(args: tuple, kwargs: dict, after: dict) -> None:
-    """Give the dict arguments their post-call contents."""
+def _update_args(args: tuple, kwargs: dict, after: dict) -> None:
+    """Give the dict and array arguments their post-call contents."""
     by_name = [(kwargs[name], value) for name, value in after["kwargs"].items() if name in kwargs]
     for sent, now in [*zip(args, after["args"]), *by_name]:
         if type(sent) is dict and type(now) is dict:
             sent.clear()
             sent.update(now)
+        elif type(sent) is np.ndarray and type(now) is np.ndarray:
+            _write_back(sent, now)
+
+
+def _write_back(sent: np.ndarray, now: np.ndarray) -> None:
+    """sent takes the shape (a reshape in place: same size and dtype) and the values of now."""
+    if sent.shape == now.shape and np.array_equal(sent, now, equal_nan=True):
+        return
+    if sent.size != now.size or sent.dtype != now.dtype or not sent.flags.writeable:
+        return
+    try:
+        sent.shape = now.shape
+    except AttributeError:   # not contiguous: only a copy could take that shape
+        return
+    np.copyto(sent, now)
 
 
 def _handles_in(value: Any) -> Iterator[Handle]:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from grader.compare import RTOL, compare_outputs, compare_value, rel_error, tolerance_for
+from grader.compare import RTOL, compare_outputs, compare_value, precision_lost, rel_error, tolerance_for
 from grader.hints import describe
 
 
@@ -55,3 +55,12 @@ def test_outputs_cancelled_to_zero_are_judged_against_the_inputs_scale():
 def test_float32_inputs_get_the_float32_tolerance():
     assert tolerance_for({"x": np.ones(2, np.float32)})[0] == RTOL["float32"]
     assert tolerance_for({"x": np.ones(2), "config": {"v": np.ones(2)}})[0] == RTOL["float64"]
+
+
+def test_a_float64_case_answered_in_float32_has_lost_precision():
+    case64, case32 = {"x": np.zeros((2, 3))}, {"x": np.zeros((2, 3), np.float32)}
+    narrowed = {"loss": 1.5, "dx": np.zeros((2, 3), np.float32)}
+    assert precision_lost(case64, narrowed).output == "dx"
+    assert precision_lost(case32, narrowed) is None
+    wider = {"loss": np.float64(1.5), "dx": np.zeros((2, 3), np.longdouble), "t": 3}
+    assert precision_lost(case64, wider) is None

@@ -96,11 +96,38 @@ def test_arrays_round_trip_exactly_and_dicts_update_in_place():
     assert [type(value) for value in kwargs.values()] == [float, bool, int]
 
 
-def test_array_arguments_are_copies():
-    w = np.ones((2, 2))
+def test_array_arguments_take_their_post_call_contents_as_copies():
+    w, dw = np.ones((2, 2)), np.ones((2, 2))
     with box(COURSE) as sandbox:
-        sandbox.call("optim", "sgd", w, np.ones((2, 2)), {"learning_rate": 1.0})
-    np.testing.assert_array_equal(w, np.ones((2, 2)))
+        next_w, _ = sandbox.call("optim", "sgd", w, dw, {"learning_rate": 1.0})
+    np.testing.assert_array_equal(w, np.zeros((2, 2)))     # updated in place, as in one process
+    np.testing.assert_array_equal(dw, np.ones((2, 2)))
+    assert not np.shares_memory(w, next_w)
+
+
+def test_a_module_importing_pyplot_loads():
+    pytest.importorskip("matplotlib")
+    source = """
+        import matplotlib.pyplot as plt
+
+        def backend():
+            return plt.get_backend()
+    """
+    with box(source, limits=Limits(call_seconds=5.0, import_seconds=20.0)) as sandbox:
+        assert sandbox.call("optim", "backend").lower() == "agg"
+
+
+def test_an_array_argument_reshaped_in_place_comes_back_reshaped():
+    source = """
+        def flatten(x):
+            x.shape = (x.shape[0], -1)
+            x *= 2
+    """
+    x = np.ones((2, 3, 4))
+    with box(source) as sandbox:
+        sandbox.call("optim", "flatten", x)
+    assert x.shape == (2, 12)
+    np.testing.assert_array_equal(x, np.full((2, 12), 2.0))
 
 
 def test_opaque_cache_stays_in_the_child_and_feeds_the_backward():
@@ -496,7 +523,7 @@ def test_the_child_sees_a_minimal_world():
         argv, environment, path, cwd, stdin = sandbox.call("optim", "world")
         hashes = [sandbox.call("optim", "hashes"), another.call("optim", "hashes")]
     assert set(environment) == {"HOME", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "LANG"}
+                                "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "LANG", "MPLBACKEND"}
     assert environment["HOME"].startswith(cwd + "/") and environment["TMPDIR"].startswith(cwd + "/")
     assert path[0] == cwd and not any(entry.startswith(str(Path(grader.__file__).parent)) for entry in path)
     assert len(argv) == 3 and argv[0].endswith("child.py")
