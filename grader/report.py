@@ -65,8 +65,8 @@ def gradescope(report: Report) -> dict:
     """Gradescope's results.json: score, execution_time, output, tests[] with visibility."""
     tests = [{
         "name": f"{c.function}: {c.description or c.id}",
-        "score": round(c.score, 4),
-        "max_score": round(c.max_score, 4),
+        "score": c.score,             # unrounded: a function's thirds add up to its points
+        "max_score": c.max_score,
         "status": "passed" if c.status == "passed" else "failed",
         "output": _clip(_check_text(c), OUTPUT_CHARS),
         "visibility": c.visibility,
