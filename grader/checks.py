@@ -306,25 +306,27 @@ def batchnorm_normalises(ns: Namespace, case: dict) -> str | None:
     return problem and f"in train mode each feature of out should have mean beta and std |gamma|: {problem}"
 
 
-def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
-    out, _ = unpack(ns["dropout_forward"](fresh(x), fresh(param)), ("out", "cache"), "dropout_forward")
+def _dropout_call(ns: Namespace, x: np.ndarray, param: dict) -> tuple[np.ndarray, np.ndarray]:
+    """-> out (checked to have x's shape), the copy of x passed in as it is after the call."""
+    argument = fresh(x)
+    out, _ = unpack(ns["dropout_forward"](argument, fresh(param)), ("out", "cache"), "dropout_forward")
     out = as_array(out, "out")
     if out.shape != x.shape:
         raise ContractError(f"out has shape {out.shape}, expected {x.shape}")
-    return out
+    return out, argument
+
+
+def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
+    return _dropout_call(ns, x, param)[0]
 
 
 def dropout_train_mask(ns: Namespace, case: dict) -> Finding | None:
-    """About p of the units are zeroed; the others are x / (1 - p) (inverted dropout)."""
+    """x is left as it was; about p of the units are zeroed, the others are x / (1 - p)."""
     x, p = case["x"], case["dropout_param"]["p"]
-    argument = fresh(x)
-    out, _ = unpack(ns["dropout_forward"](argument, fresh(case["dropout_param"])), ("out", "cache"), "dropout_forward")
-    out = as_array(out, "out")
+    out, argument = _dropout_call(ns, x, case["dropout_param"])
     if not (argument.shape == x.shape and np.array_equal(argument, x)):
         return Finding("your function changed its argument `x` in place, and the caller still uses it: "
                        "compute out as a new array (out = x * mask)")
-    if out.shape != x.shape:
-        raise ContractError(f"out has shape {out.shape}, expected {x.shape}")
     dropped = float(np.mean(out == 0))
     if abs(dropped - p) > 0.06:
         as_keep = abs(dropped - (1 - p)) < 0.06
