@@ -306,6 +306,37 @@ def batchnorm_normalises(ns: Namespace, case: dict) -> str | None:
     return problem and f"in train mode each feature of out should have mean beta and std |gamma|: {problem}"
 
 
+def batchnorm_uses_eps(ns: Namespace, case: dict) -> Finding | None:
+    """bn_param['eps'] = 0.5 gives another out than 1e-5, in train and in test mode."""
+    args = [case["x"], case["gamma"], case["beta"]]
+    outs = []
+    for eps in (1e-5, 0.5):
+        out, _ = unpack(ns["batchnorm_forward"](*fresh(args), {**fresh(case["bn_param"]), "eps": eps}),
+                        ("out", "cache"), "batchnorm_forward")
+        outs.append(as_array(out, "out"))
+    if outs[0].shape == outs[1].shape and np.allclose(outs[0], outs[1], rtol=1e-3, atol=0.0):
+        mode = case["bn_param"]["mode"]
+        return Finding(f"in {mode} mode bn_param['eps'] = 0.5 gave the same out as 1e-5: divide by "
+                       f"sqrt(var + bn_param['eps']) (1e-5 only when the key is absent)",
+                       "batchnorm_test_ignores_eps" if mode == "test" else None)
+    return None
+
+
+def batchnorm_rejects_unknown_mode(ns: Namespace, case: dict) -> Finding | None:
+    """A mode other than 'train' or 'test' raises ValueError (API.md)."""
+    bn_param = {**fresh(case["bn_param"]), "mode": "Train"}
+    try:
+        ns["batchnorm_forward"](*fresh([case["x"], case["gamma"], case["beta"]]), bn_param)
+    except ValueError:
+        return None
+    except SubmissionError as error:
+        if error.kind == "exception" and error.message.startswith("ValueError"):
+            return None
+        raise
+    return Finding("bn_param['mode'] = 'Train' should raise ValueError (only 'train' and 'test' are modes)",
+                   "batchnorm_no_mode_check")
+
+
 def _dropout_call(ns: Namespace, x: np.ndarray, param: dict) -> tuple[np.ndarray, np.ndarray]:
     """-> out (checked to have x's shape), the copy of x passed in as it is after the call."""
     argument = fresh(x)
@@ -390,18 +421,28 @@ def dropout_expectation(ns: Namespace, case: dict) -> str | None:
 
 
 def dropout_backward_mask(ns: Namespace, case: dict) -> Finding | None:
-    """dx = dout where the forward kept a unit (scaled like the forward), 0 where it dropped it."""
-    param, dout = case["dropout_param"], case["dout"]
-    out, cache = unpack(ns["dropout_forward"](fresh(case["x"]), fresh(param)), ("out", "cache"), "dropout_forward")
+    """dx = dout where the forward kept a unit (scaled like the forward), 0 where it dropped it.
+    The forward runs without a seed, as in training, so only the cached mask can give that dx."""
+    param = {k: v for k, v in case["dropout_param"].items() if k != "seed"}
+    x, dout = case["x"], case["dout"]
+    out, cache = unpack(ns["dropout_forward"](fresh(x), fresh(param)), ("out", "cache"), "dropout_forward")
     out = as_array(out, "out")
     dx = ns["dropout_backward"](fresh(dout), cache)
-    want = dout * (out / case["x"]) if param["mode"] == "train" else dout
+    train = param["mode"] == "train"
+    want = dout * (out / x) if train else dout
     problem = _differs("dx", want, dx, 1e-6)
     if problem is None:
         return None
     known = {"dropout_backward_no_mask": dout, "dropout_backward_unscaled": dout * (out != 0)}
     named = next((name for name, wrong in known.items() if _differs("dx", wrong, dx, 1e-6) is None), None)
+    if named is None and train and _another_mask(dout, as_array(dx, "dx"), param["p"]):
+        named = "dropout_backward_redraws_mask"
     return Finding(f"dx should be dout masked and scaled exactly as your forward did: {problem}", named)
+
+
+def _another_mask(dout: np.ndarray, dx: np.ndarray, p: float) -> bool:
+    """dx is dout under some inverted-dropout mask: each entry 0 or dout / (1 - p)."""
+    return dx.shape == dout.shape and bool(np.all(np.isclose(dx, 0) | np.isclose(dx, dout / (1 - p))))
 
 
 def loss_of_zero_scores(name: str, value: Callable[[int], float]):
@@ -510,6 +551,13 @@ CHECKS: tuple[Check, ...] = (
     Check("layers.batchnorm_forward/invariant/normalises", "layers.batchnorm_forward", "invariant",
           "train output has per-feature mean beta and std |gamma|",
           invariant(gen.batchnorm_cases("train", F64).filter(lambda c: c["x"].shape[0] >= 2), batchnorm_normalises)),
+    Check("layers.batchnorm_forward/invariant/eps", "layers.batchnorm_forward", "invariant",
+          "bn_param['eps'] is used in both modes",
+          invariant(gen.batchnorm_cases(None, F64).filter(lambda c: c["x"].shape[0] >= 2), batchnorm_uses_eps,
+                    examples=8)),
+    Check("layers.batchnorm_forward/invariant/mode", "layers.batchnorm_forward", "invariant",
+          "an unknown mode raises ValueError", invariant(gen.batchnorm_cases("train", F64), batchnorm_rejects_unknown_mode,
+                                                         examples=2)),
     Check("layers.batchnorm_backward/property", "layers.batchnorm_backward", "property", "dx, dgamma, dbeta",
           differential("layers.batchnorm_backward", gen.batchnorm_cases("train")), public=False),
     Check("layers.batchnorm_backward/gradient", "layers.batchnorm_backward", "gradient", "numerical gradient",

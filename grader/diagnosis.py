@@ -156,14 +156,21 @@ def _relu_backward(dout: np.ndarray, cache: np.ndarray, *, gate: str | None = "x
 def _batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict, *,
                        ddof: int = 0, test_batch_stats: bool = False,
                        swap_momentum: bool = False, write_back: bool = True,
-                       update_at_test: bool = False, centre_in_place: bool = False) -> tuple[np.ndarray, tuple]:
+                       update_at_test: bool = False, centre_in_place: bool = False,
+                       test_eps: float | None = None, check_mode: bool = True) -> tuple[np.ndarray, tuple]:
     """New running statistics go into bn_param (the course interface); no array is modified in place
     but with centre_in_place (train mode ends with x -= mean, the caller's x).
-    update_at_test: test mode normalises with the running statistics but also moves them."""
+    update_at_test: test mode normalises with the running statistics but also moves them.
+    test_eps: test mode uses it whatever bn_param['eps'] says.
+    check_mode=False: any mode but 'train' runs as test mode."""
     mode = bn_param["mode"]
+    if mode != "train" and not check_mode:
+        mode = "test"
     if mode not in ("train", "test"):
         raise ValueError(f'Invalid forward batchnorm mode "{mode}"')
     eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    if mode == "test" and test_eps is not None:
+        eps = test_eps
     running_mean = bn_param.get("running_mean", np.zeros(x.shape[1], dtype=x.dtype))
     running_var = bn_param.get("running_var", np.zeros(x.shape[1], dtype=x.dtype))
     if mode == "test" and not test_batch_stats:
@@ -208,16 +215,20 @@ def _dropout_forward(x: np.ndarray, dropout_param: dict, *, p_is_keep: bool = Fa
     if mode == "train" or drop_at_test:
         kept = np.random.rand(*x.shape) < keep
         mask = kept / keep if inverted else kept * 1.0
-        return x * mask, (mode, kept, mask)
-    return (x * keep if test_scale else x), (mode, None, None)
+        return x * mask, (mode, kept, mask, keep)
+    return (x * keep if test_scale else x), (mode, None, None, keep)
 
 
 def _dropout_backward(dout: np.ndarray, cache: tuple, *, use_mask: bool = True,
-                      scale: bool = True) -> np.ndarray:
-    """scale=False applies the bare 0/1 mask, without the forward's 1/(1 - p)."""
-    mode, kept, mask = cache
+                      scale: bool = True, redraw: bool = False) -> np.ndarray:
+    """scale=False applies the bare 0/1 mask, without the forward's 1/(1 - p);
+    redraw=True draws a new mask instead of using the forward's."""
+    mode, kept, mask, keep = cache
     if mode != "train" or not use_mask:
         return dout
+    if redraw:
+        kept = np.random.rand(*dout.shape) < keep
+        mask = kept / keep
     return dout * (mask if scale else kept)
 
 
@@ -393,6 +404,12 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "The batch mean is subtracted from the caller's x in place (x -= mean): the previous "
                  "layer's output changes under it; centre into a new array (x - mean).",
                  centre_in_place=True),
+    _fingerprint("batchnorm_no_mode_check", "layers.batchnorm_forward",
+                 "Any mode but 'train' runs as test mode, so a typo such as 'Train' evaluates silently: "
+                 "raise ValueError for a mode that is neither 'train' nor 'test'.", check_mode=False),
+    _fingerprint("batchnorm_test_ignores_eps", "layers.batchnorm_forward",
+                 "Test mode divides by sqrt(running_var + 1e-5) whatever bn_param['eps'] says: use "
+                 "bn_param's eps in both modes.", test_eps=1e-5),
     _fingerprint("batchnorm_unbiased_var", "layers.batchnorm_forward",
                  "You normalise with the unbiased variance (divided by N - 1): batchnorm uses the "
                  "biased one, divided by N.", ddof=1),
@@ -441,6 +458,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "Without a 'seed' in dropout_param the RNG is still seeded with a constant, so every "
                  "training step drops the same units: seed only when dropout_param has a 'seed'.",
                  default_seed=0),
+    _fingerprint("dropout_backward_redraws_mask", "layers.dropout_backward",
+                 "The backward pass draws a mask of its own: without a seed it differs from the "
+                 "forward's, so use the mask the forward kept in the cache.", redraw=True),
     _fingerprint("dropout_backward_no_mask", "layers.dropout_backward",
                  "The backward pass ignores the mask: multiply dout by the same mask (and scale) "
                  "as the forward pass.", use_mask=False),
