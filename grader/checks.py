@@ -21,7 +21,8 @@ from grader.functions import GRADIENTS, PROBES, RULES, ContractError, Namespace,
 from grader.hints import describe, hint_for, name_the_bug
 from grader.sandbox import SubmissionError
 
-SEEN_FOR_DIAGNOSIS = 40
+SEEN_FOR_DIAGNOSIS = 40       # cases of a failed search (shrinking's included) a fingerprint must reproduce
+GENERATED_FOR_DIAGNOSIS = 30  # and generated ones besides (shrunk cases lose optional state, e.g. a velocity)
 
 
 @dataclass
@@ -45,6 +46,9 @@ class Context:
     submission: Namespace              # the submission's functions, in the reference's conventions
     reference: Namespace | None        # None for the public self-check
     examples: int = 25                 # Hypothesis examples per property check
+    # "module.function" -> whether its calls changed numpy's global random state where they ran
+    # (Sandbox.changed_random_state); None: the submission runs in this process
+    changed_random_state: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ def _rule_fixed_case(rule: str) -> tuple[dict, dict]:
 
 def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context], Outcome]:
     """The submission's outputs equal the reference's on every generated case, in float64 when the
-    inputs are."""
+    inputs are, and its calls leave numpy's global random state alone (dropout is not judged so)."""
     probe = PROBES[function]
 
     def run(ctx: Context) -> Outcome:
@@ -167,6 +171,7 @@ def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context],
 
         def evaluate(case: dict) -> None:
             want = probe(ctx.reference, case)
+            random_state = np.random.get_state()
             got = attempt(case, lambda: probe(ctx.submission, case))
             if len(seen) < SEEN_FOR_DIAGNOSIS:
                 seen.append((case, got))
@@ -176,10 +181,16 @@ def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context],
             narrowed = precision_lost(case, got)
             if narrowed:
                 raise Failure(case, narrowed.message, got)
+            if _changed_random_state(ctx, function, random_state):
+                raise Failure(case, f"the outputs are right, but a call of {function.split('.')[1]} changed numpy's "
+                              f"global random state (np.random.seed, or a draw from np.random): only dropout may "
+                              f"use it; a seed left in, say, a loss makes the Solver draw the same minibatch at "
+                              f"every step")
 
         failure = search(cases, evaluate, ctx.examples)
         if failure is not None and failure.got is not None:
             seen.append((failure.case, failure.got))
+            seen.extend(answered(ctx.submission, probe, cases, GENERATED_FOR_DIAGNOSIS))
             known = name_the_bug(function, probe, ctx.reference, seen, tolerance_for)
             if known:
                 failure.hint, failure.diagnosis = known.hint, known.name
@@ -187,9 +198,27 @@ def differential(function: str, cases: st.SearchStrategy) -> Callable[[Context],
     return run
 
 
+def answered(ns: Namespace, probe: Callable[[Namespace, dict], dict], cases: st.SearchStrategy,
+             count: int) -> list[tuple[dict, dict]]:
+    """The first `count` generated cases with ns's outputs (those it cannot answer left out)."""
+    answers: list[tuple[dict, dict]] = []
+
+    def collect(case: dict) -> None:
+        try:
+            answers.append((case, probe(ns, case)))
+        except (SubmissionError, ContractError):
+            pass
+
+    search(cases, collect, count)
+    return answers
+
+
 # --- gradient: backward against the submission's own forward ------------------------------------
 
 def gradient(function: str, cases: st.SearchStrategy) -> Callable[[Context], Outcome]:
+    """The backward agrees with centred differences of the same namespace's forward; when grading
+    (a reference at hand), a forward that is flat (numerical gradient 0) where the reference's is
+    not fails too: a stub returning zeros has no gradient to check."""
     probe = GRADIENTS[function]
 
     def run(ctx: Context) -> Outcome:
@@ -199,10 +228,17 @@ def gradient(function: str, cases: st.SearchStrategy) -> Callable[[Context], Out
             if mismatch:
                 raise Failure(case, "backward disagrees with centred differences of your forward: "
                               + mismatch.message, hint=describe(mismatch, numeric, analytic))
+            if ctx.reference is not None and _all_zero(numeric) and not _all_zero(probe(ctx.reference, case)[1], 1e-6):
+                raise Failure(case, "the numerical gradient of your forward is zero here, where the course's "
+                                    "function has one: your forward does not depend on its inputs")
 
         failure = search(cases, evaluate, max(3, ctx.examples // 4))
         return outcome(failure, "backward matches centred differences of your forward")
     return run
+
+
+def _all_zero(gradients: dict, atol: float = 0.0) -> bool:
+    return all(np.all(np.abs(np.asarray(g, dtype=float)) <= atol) for g in gradients.values())
 
 
 # --- invariants and dropout properties: no reference needed -------------------------------------
@@ -219,6 +255,15 @@ def invariant(cases: st.SearchStrategy, prop: Callable[[Namespace, dict], str | 
                 raise Failure(case, found.message, hint=hint, diagnosis=found.diagnosis)
         return outcome(search(cases, evaluate, examples or ctx.examples), "holds on every generated case")
     return run
+
+
+def _changed_random_state(ctx: Context, function: str, before: tuple) -> bool:
+    """Whether `function` has changed numpy's global random state where it runs: as the sandbox
+    saw it, or, in this process, since `before` (np.random.get_state())."""
+    if ctx.changed_random_state is not None:
+        return ctx.changed_random_state(function)
+    after = np.random.get_state()
+    return not (np.array_equal(before[1], after[1]) and before[2:] == after[2:])
 
 
 def _step(ns: Namespace, rule: str, w: np.ndarray, dw: np.ndarray, config: dict) -> tuple[np.ndarray, dict]:
@@ -278,7 +323,8 @@ def scale_invariant_step(rule: str):
 
 def epsilon_is_used(rule: str):
     """From a fresh state with gradients of 1e-6 (root of the squared-gradient average ~1e-6),
-    config['epsilon'] = 1e-3 gives a much smaller first step than 1e-8, wherever it is added."""
+    config['epsilon'] = 1e-3 gives a much smaller first step than 1e-8, wherever it is added, and
+    no 'epsilon' key gives the step of 1e-8 (the course's default)."""
     def prop(ns: Namespace, case: dict) -> Finding | None:
         w = case["w"]
         dw = np.where(case["dws"][0] < 0, -1e-6, 1e-6).astype(w.dtype)
@@ -289,6 +335,10 @@ def epsilon_is_used(rule: str):
             return Finding(f"config['epsilon'] = 1e-3 gave the same {rule} step as 1e-8 for gradients of "
                            f"1e-6: use the epsilon in config (its default only when the key is absent)",
                            f"{rule}_ignores_epsilon")
+        default_eps = _step(ns, rule, w, dw, config)[0] - w
+        if not np.allclose(default_eps, small_eps, rtol=1e-3, atol=0.0):
+            return Finding(f"with no 'epsilon' in config the {rule} step for gradients of 1e-6 differs from the "
+                           f"step with epsilon 1e-8: the default epsilon is 1e-8")
         return None
     return prop
 
@@ -337,14 +387,25 @@ def batchnorm_rejects_unknown_mode(ns: Namespace, case: dict) -> Finding | None:
                    "batchnorm_no_mode_check")
 
 
-def _dropout_call(ns: Namespace, x: np.ndarray, param: dict) -> tuple[np.ndarray, np.ndarray]:
-    """-> out (checked to have x's shape), the copy of x passed in as it is after the call."""
-    argument = fresh(x)
-    out, _ = unpack(ns["dropout_forward"](argument, fresh(param)), ("out", "cache"), "dropout_forward")
+def _dropout_call(ns: Namespace, x: np.ndarray, param: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+    """-> out (checked to have x's shape), the copies of x and param passed in as they are after the call."""
+    argument, param_argument = fresh(x), fresh(param)
+    out, _ = unpack(ns["dropout_forward"](argument, param_argument), ("out", "cache"), "dropout_forward")
     out = as_array(out, "out")
     if out.shape != x.shape:
         raise ContractError(f"out has shape {out.shape}, expected {x.shape}")
-    return out, argument
+    return out, argument, param_argument
+
+
+_MISSING = object()
+
+
+def _same_setting(after: Any, before: Any) -> bool:
+    """after == before for a setting (a number or a string); anything that does not compare is changed."""
+    try:
+        return bool(after == before)
+    except Exception:
+        return False
 
 
 def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
@@ -352,12 +413,20 @@ def _dropout(ns: Namespace, x: np.ndarray, param: dict) -> np.ndarray:
 
 
 def dropout_train_mask(ns: Namespace, case: dict) -> Finding | None:
-    """x is left as it was; about p of the units are zeroed, the others are x / (1 - p)."""
-    x, p = case["x"], case["dropout_param"]["p"]
-    out, argument = _dropout_call(ns, x, case["dropout_param"])
+    """x and dropout_param are left as they were; about p of the units are zeroed, the others are
+    x / (1 - p)."""
+    x, param = case["x"], case["dropout_param"]
+    p = param["p"]
+    out, argument, param_after = _dropout_call(ns, x, param)
     if not (argument.shape == x.shape and np.array_equal(argument, x)):
         return Finding("your function changed its argument `x` in place, and the caller still uses it: "
                        "compute out as a new array (out = x * mask)")
+    changed = [key for key, value in param.items() if not _same_setting(param_after.get(key, _MISSING), value)]
+    if changed:
+        removed = changed[0] not in param_after
+        return Finding(f"your function {'removed' if removed else 'changed'} dropout_param[{changed[0]!r}] (the "
+                       f"caller's dict, used again on the next call): read the settings, do not pop or overwrite them",
+                       "dropout_pops_seed" if removed and changed[0] == "seed" else None)
     dropped = float(np.mean(out == 0))
     if abs(dropped - p) > 0.06:
         as_keep = abs(dropped - (1 - p)) < 0.06
@@ -422,18 +491,21 @@ def dropout_expectation(ns: Namespace, case: dict) -> str | None:
 
 def dropout_backward_mask(ns: Namespace, case: dict) -> Finding | None:
     """dx = dout where the forward kept a unit (scaled like the forward), 0 where it dropped it.
-    The forward runs without a seed, as in training, so only the cached mask can give that dx."""
+    The forward runs without a seed, as in training, and a second forward runs before the backward,
+    so only the first forward's cache can give that dx."""
     param = {k: v for k, v in case["dropout_param"].items() if k != "seed"}
     x, dout = case["x"], case["dout"]
     out, cache = unpack(ns["dropout_forward"](fresh(x), fresh(param)), ("out", "cache"), "dropout_forward")
     out = as_array(out, "out")
+    second_out, _ = unpack(ns["dropout_forward"](fresh(x), fresh(param)), ("out", "cache"), "dropout_forward")
     dx = ns["dropout_backward"](fresh(dout), cache)
     train = param["mode"] == "train"
     want = dout * (out / x) if train else dout
     problem = _differs("dx", want, dx, 1e-6)
     if problem is None:
         return None
-    known = {"dropout_backward_no_mask": dout, "dropout_backward_unscaled": dout * (out != 0)}
+    known = {"dropout_backward_no_mask": dout, "dropout_backward_unscaled": dout * (out != 0),
+             "dropout_backward_uses_last_cache": dout * (as_array(second_out, "out") / x)}
     named = next((name for name, wrong in known.items() if _differs("dx", wrong, dx, 1e-6) is None), None)
     if named is None and train and _another_mask(dout, as_array(dx, "dx"), param["p"]):
         named = "dropout_backward_redraws_mask"
@@ -467,21 +539,27 @@ def loss_is_averaged(name: str):
 
 
 def loss_ignores_shift(name: str, shift: float = 1000.0):
-    """Adding `shift` to every score changes neither loss nor dx: both depend on score differences
-    only. exp(1000) overflows float64, so a softmax must subtract each row's maximum first."""
+    """Adding `shift` to every score, then shift * (i + 1) to the scores of row i, changes neither
+    loss nor dx: both depend on differences within a row only. exp(1000) overflows float64, so a
+    softmax must subtract each row's own maximum first (the batch's maximum underflows other rows)."""
     def prop(ns: Namespace, case: dict) -> Finding | None:
         x, y = case["x"].astype(np.float64), case["y"]
         loss, dx = unpack(ns[name](fresh(x), fresh(y)), ("loss", "dx"), name)
-        shifted_loss, shifted_dx = unpack(ns[name](x + shift, fresh(y)), ("loss", "dx"), name)
-        atol = 1e-9 * shift
-        problem = (_differs("loss", loss, shifted_loss, 1e-9, atol)
-                   or _differs("dx", as_array(dx, "dx"), shifted_dx, 1e-9, atol))
-        if problem is None:
-            return None
-        overflow = not np.all(np.isfinite(np.asarray(shifted_dx, dtype=float))) or not np.isfinite(float(shifted_loss))
-        return Finding(f"adding {shift:g} to every score should change nothing (only differences of scores "
-                       f"count; subtract each row's maximum before exp): {problem}",
-                       "softmax_no_max_shift" if overflow and name == "softmax_loss" else None)
+        for per_row in (False, True):
+            offsets = shift * (np.arange(1, len(x) + 1)[:, None] if per_row else np.ones((1, 1)))
+            shifted_loss, shifted_dx = unpack(ns[name](x + offsets, fresh(y)), ("loss", "dx"), name)
+            atol = 1e-9 * float(offsets.max())
+            problem = (_differs("loss", loss, shifted_loss, 1e-9, atol)
+                       or _differs("dx", as_array(dx, "dx"), shifted_dx, 1e-9, atol))
+            if problem:
+                finite = np.all(np.isfinite(np.asarray(shifted_dx, dtype=float))) and np.isfinite(float(shifted_loss))
+                known = "softmax_global_max" if per_row else "softmax_no_max_shift"
+                added = (f"{shift:g} to every score of the first row, {2 * shift:g} to the second, and so on,"
+                         if per_row else f"{shift:g} to every score")
+                return Finding(f"adding {added} should change nothing (only differences within a row count; "
+                               f"subtract each row's maximum before exp): {problem}",
+                               known if not finite and name == "softmax_loss" else None)
+        return None
     return prop
 
 
@@ -491,7 +569,7 @@ def _rule_checks(rule: str) -> list[Check]:
     f = f"optim.{rule}"
     checks = [
         Check(f"{f}/property/step", f, "property", "one step from a given state",
-              differential(f, gen.rule_cases(rule)), public=False),
+              differential(f, gen.rule_cases(rule, config_may_be_none=True)), public=False),
         Check(f"{f}/property/trajectory", f, "property", "several steps chaining the returned config",
               differential(f, gen.rule_cases(rule, max_steps=4)), public=False),
     ]
@@ -507,7 +585,7 @@ def _rule_checks(rule: str) -> list[Check]:
     if rule in ("rmsprop", "adam"):
         checks.append(Check(f"{f}/invariant/scale", f, "invariant", "the first step ignores the gradient's scale",
                             invariant(gen.rule_cases(rule), scale_invariant_step(rule))))
-        checks.append(Check(f"{f}/invariant/epsilon", f, "invariant", "config['epsilon'] is used",
+        checks.append(Check(f"{f}/invariant/epsilon", f, "invariant", "config['epsilon'] is used (default 1e-8)",
                             invariant(gen.rule_cases(rule), epsilon_is_used(rule))))
     return checks
 
@@ -576,7 +654,7 @@ CHECKS: tuple[Check, ...] = (
           "dx follows the forward's mask, in both modes",
           invariant(gen.dropout_cases(mode=None), dropout_backward_mask, examples=8)),
     Check("layers.dropout_backward/gradient", "layers.dropout_backward", "gradient", "numerical gradient (seeded)",
-          gradient("layers.dropout_backward", gen.dropout_cases(size=(3, 4)))),
+          gradient("layers.dropout_backward", gen.dropout_cases(sizes=((3, 4),)))),
     *(check for name, zero in (("svm_loss", lambda c: c - 1.0), ("softmax_loss", np.log)) for check in (
         Check(f"layers.{name}/property", f"layers.{name}", "property", "loss and dx",
               differential(f"layers.{name}", gen.loss_cases()), public=False),
@@ -588,7 +666,7 @@ CHECKS: tuple[Check, ...] = (
         Check(f"layers.{name}/invariant/averaged", f"layers.{name}", "invariant", "averaged over the N rows",
               invariant(gen.loss_cases(F64), loss_is_averaged(name), examples=5)),
         Check(f"layers.{name}/invariant/shift", f"layers.{name}", "invariant",
-              "adding a constant to every score changes nothing",
+              "adding a constant to a row's scores changes nothing",
               invariant(gen.loss_cases(F64), loss_ignores_shift(name), examples=5)),
     )),
 )

@@ -87,9 +87,19 @@ _encode, _decode, _Handle, _Unsupported, _PREFIX = (
 _RETURNED_ARGS = (dict, wire.np.ndarray)  # the argument types whose post-call contents go back
 _readv, _write, _exit = os.readv, os.write, os._exit
 _import_module, _clear_frames = importlib.import_module, traceback.clear_frames
+_random_state, _arrays_equal = wire.np.random.get_state, wire.np.array_equal  # numpy's global RNG, before any patch
 _STREAMS = (sys.stdout, sys.stderr)
 
 FORBIDDEN_PACKAGES = frozenset({"reference", "grader", "nndl_grader"})
+# Names NumPy removed (1.24, 2.0) that course code of 2017-2021 uses; each is a pure alias of what
+# stands beside it, so a submission gets the numbers it got in its year.
+_REMOVED_NUMPY_ALIASES = {
+    "float": "builtins.float", "int": "builtins.int", "bool": "builtins.bool", "object": "builtins.object",
+    "complex": "builtins.complex", "str": "builtins.str", "unicode": "builtins.str",
+    "float_": "float64", "complex_": "complex128", "unicode_": "str_", "string_": "bytes_",
+    "product": "prod", "cumproduct": "cumprod", "sometrue": "any", "alltrue": "all", "round_": "round",
+    "Inf": "inf", "Infinity": "inf", "infty": "inf", "PINF": "inf", "NaN": "nan", "NAN": "nan",
+}
 # Native modules whose C code writes files, starts interpreters or runs foreign code without raising
 # audit events; and the three modules whose functions `_disable_unaudited` replaced (no re-import).
 _UNAUDITED_MODULES = frozenset(
@@ -150,6 +160,7 @@ def main() -> None:
     scratch, roots = config["scratch"], tuple(config["forbidden"])
     incidents: list[str] = []
     _limit_resources(config)
+    _restore_numpy_aliases(wire.np)
     _confine_imports(scratch, roots, _refuser(incidents))
     gaps = _confine_kernel(scratch, _readable(roots))
     _disable_unaudited(_refuser(incidents))
@@ -160,6 +171,22 @@ def main() -> None:
         server.serve()
     except EOFError:  # the parent closed the request pipe
         _exit(0)
+
+
+def _restore_numpy_aliases(np: ModuleType) -> None:
+    """np.float, np.product, np.NaN, ... as NumPy < 1.24 had them (never replacing a name it has);
+    np.NINF = -inf and np.asfarray(a, dtype) = asarray(a, dtype, made inexact) besides."""
+    def lookup(target: str) -> Any:
+        return __builtins__[target[9:]] if target.startswith("builtins.") else getattr(np, target)
+
+    def asfarray(a: Any, dtype: Any = np.float64) -> Any:
+        return np.asarray(a, dtype=dtype if np.issubdtype(dtype, np.inexact) else np.float64)
+
+    removed = {name: lookup(target) for name, target in _REMOVED_NUMPY_ALIASES.items()}
+    removed.update(NINF=-np.inf, asfarray=asfarray)
+    for name, value in removed.items():
+        if not hasattr(np, name):
+            setattr(np, name, value)
 
 
 class _Channel:
@@ -714,6 +741,7 @@ class _Server:
         sent_args, sent_kwargs = request["args"], request["kwargs"]
         args = [self._resolve(value) for value in sent_args]
         kwargs = {name: self._resolve(value) for name, value in sent_kwargs.items()}
+        random_state = _sample_random_state()
         result = function(*args, **kwargs)
         return {
             "ok": self._keep(result, request["opaque"], request["first_handle"]),
@@ -722,6 +750,7 @@ class _Server:
                 "kwargs": {name: kwargs[name] for name, sent in sent_kwargs.items()
                            if type(sent) in _RETURNED_ARGS},
             },
+            "random_state_changed": _random_state_changed(random_state, _sample_random_state()),
         }
 
     def _resolve(self, value: Any) -> Any:
@@ -766,6 +795,24 @@ class _Server:
             return "".join(lines)[-_TRACEBACK_CHARS:]
         except BaseException:  # a submission's __str__ may fail too
             return ""
+
+
+def _sample_random_state() -> tuple | None:
+    """np.random.get_state(): (name, keys, pos, has_gauss, cached_gaussian), or None when a patched
+    numpy cannot give it (that call then goes unjudged)."""
+    try:
+        return _random_state()
+    except Exception:
+        return None
+
+
+def _random_state_changed(before: tuple | None, after: tuple | None) -> bool:
+    """False also when the states cannot be compared (a patched numpy)."""
+    try:
+        return not (before is None or after is None or (
+            before[0] == after[0] and bool(_arrays_equal(before[1], after[1])) and before[2:] == after[2:]))
+    except Exception:
+        return False
 
 
 def _kind(error: BaseException, at_import: bool) -> str:

@@ -204,11 +204,12 @@ def _batchnorm_backward(dout: np.ndarray, cache: tuple, *, dmean: bool = True, d
 
 def _dropout_forward(x: np.ndarray, dropout_param: dict, *, p_is_keep: bool = False,
                      inverted: bool = True, drop_at_test: bool = False, test_scale: bool = False,
-                     default_seed: int | None = None) -> tuple[np.ndarray, tuple]:
+                     default_seed: int | None = None, pop_seed: bool = False) -> tuple[np.ndarray, tuple]:
     """The mask keeps a unit where np.random.rand < keep probability, after seeding when asked
-    (default_seed: seeding with it when dropout_param has no seed)."""
+    (default_seed: seeding with it when dropout_param has no seed; pop_seed: the seed is taken out
+    of the caller's dropout_param)."""
     p, mode = dropout_param["p"], dropout_param["mode"]
-    seed = dropout_param.get("seed", default_seed)
+    seed = dropout_param.pop("seed", default_seed) if pop_seed else dropout_param.get("seed", default_seed)
     if seed is not None:
         np.random.seed(seed)
     keep = p if p_is_keep else 1 - p
@@ -248,12 +249,14 @@ def _svm_loss(x: np.ndarray, y: np.ndarray, *, delta: float = 1.0, skip_correct:
 
 def _softmax_loss(x: np.ndarray, y: np.ndarray, *, subtract_one: bool = True,
                   average_loss: bool = True, average_dx: bool = True, subtract_max: bool = True,
-                  in_place: bool = False) -> tuple[float, np.ndarray]:
-    """in_place: the row maxima are subtracted from the caller's x itself."""
+                  in_place: bool = False, global_max: bool = False) -> tuple[float, np.ndarray]:
+    """in_place: the row maxima are subtracted from the caller's x itself; global_max: the
+    largest score of the whole batch is subtracted instead of each row's."""
     n, rows = x.shape[0], np.arange(x.shape[0])
     if in_place:
         x -= x.max(axis=1, keepdims=True)
-    shifted = x - x.max(axis=1, keepdims=True) if subtract_max else x
+    top = x.max() if global_max else x.max(axis=1, keepdims=True)
+    shifted = x - top if subtract_max else x
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     dx = np.exp(log_p)
     if subtract_one:
@@ -273,6 +276,26 @@ _IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
 }
 _PARTNERS = {f"{layer}_{a}": f"{layer}_{b}" for layer in ("affine", "relu", "batchnorm", "dropout")
              for a, b in (("forward", "backward"), ("backward", "forward"))}
+
+
+def _backward_reads_last_cache(layer: str) -> Fingerprint:
+    """The correct forward and a backward that reads the cache of the last forward call (kept in a
+    module global), not the cache it is given."""
+    forward, backward = _IMPLEMENTATIONS[f"{layer}_forward"], _IMPLEMENTATIONS[f"{layer}_backward"]
+    last: dict[str, Any] = {}
+
+    def remembering_forward(*args: Any) -> tuple[np.ndarray, tuple]:
+        out, last["cache"] = forward(*args)
+        return out, last["cache"]
+
+    def backward_of_last(dout: np.ndarray, cache: Any) -> Any:
+        return backward(dout, last["cache"])
+
+    hint = (f"{layer}_backward uses the cache of the last {layer}_forward call (a module-level variable), "
+            f"not the cache it is given: in a network each layer has its own cache, and the backward pass "
+            f"runs after every forward; read everything from the cache argument.")
+    return Fingerprint(f"{layer}_backward_uses_last_cache", f"layers.{layer}_backward", hint,
+                       MappingProxyType({f"{layer}_forward": remembering_forward, f"{layer}_backward": backward_of_last}))
 
 
 def _fingerprint(name: str, function: str, hint: str, **flags: Any) -> Fingerprint:
@@ -422,6 +445,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("batchnorm_running_not_written", "layers.batchnorm_forward",
                  "The running mean and variance are computed but never written back into bn_param, "
                  "so test mode never sees them.", write_back=False),
+    _backward_reads_last_cache("batchnorm"),
+    _backward_reads_last_cache("affine"),
+    _backward_reads_last_cache("relu"),
     _fingerprint("batchnorm_backward_no_mean_terms", "layers.batchnorm_backward",
                  "dx treats the batch mean and variance as constants: they depend on x too, so dx "
                  "needs the gradient paths through both of them.",
@@ -458,6 +484,11 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "Without a 'seed' in dropout_param the RNG is still seeded with a constant, so every "
                  "training step drops the same units: seed only when dropout_param has a 'seed'.",
                  default_seed=0),
+    _fingerprint("dropout_pops_seed", "layers.dropout_forward",
+                 "dropout_param.pop('seed') takes the seed out of the caller's dict, so only the first call "
+                 "is seeded: read it with dropout_param.get('seed') and leave the dict as it was.",
+                 pop_seed=True),
+    _backward_reads_last_cache("dropout"),
     _fingerprint("dropout_backward_redraws_mask", "layers.dropout_backward",
                  "The backward pass draws a mask of its own: without a seed it differs from the "
                  "forward's, so use the mask the forward kept in the cache.", redraw=True),
@@ -493,6 +524,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "The row maxima are subtracted from the caller's scores in place (x -= ...): the "
                  "caller's array changes, which breaks the numerical gradient check; use x - max.",
                  in_place=True),
+    _fingerprint("softmax_global_max", "layers.softmax_loss",
+                 "You subtract the largest score of the whole batch: a row whose scores are far below "
+                 "it underflows to exp(...) = 0 and log 0 = -inf; subtract each row's own maximum "
+                 "(x.max(axis=1, keepdims=True)).", global_max=True),
     _fingerprint("softmax_not_averaged", "layers.softmax_loss",
                  "The loss and dx are summed over the batch: divide both by N.",
                  average_loss=False, average_dx=False),

@@ -114,8 +114,18 @@ def affine_forward(ns: Namespace, case: dict) -> dict:
     return {"out": out, **after_call(x=x, w=w, b=b)}
 
 
+def cache_of_first(ns: Namespace, forward: str, args: list, second_args: list) -> Any:
+    """The cache of forward(*args), taken after another call forward(*second_args): a backward must
+    read its own cache, not what the last forward left behind."""
+    _, cache = unpack(ns[forward](*fresh(args)), ("out", "cache"), forward)
+    unpack(ns[forward](*fresh(second_args)), ("out", "cache"), forward)
+    return cache
+
+
 def affine_backward(ns: Namespace, case: dict) -> dict:
-    _, cache = unpack(ns["affine_forward"](*fresh([case["x"], case["w"], case["b"]])), ("out", "cache"), "affine_forward")
+    """dx, dw, db from the cache of (x, w, b), after a second forward on -x."""
+    x, w, b = case["x"], case["w"], case["b"]
+    cache = cache_of_first(ns, "affine_forward", [x, w, b], [-x, w, b])
     dx, dw, db = unpack(ns["affine_backward"](fresh(case["dout"]), cache), ("dx", "dw", "db"), "affine_backward")
     return {"dx": dx, "dw": dw, "db": db}
 
@@ -127,32 +137,29 @@ def relu_forward(ns: Namespace, case: dict) -> dict:
 
 
 def relu_backward(ns: Namespace, case: dict) -> dict:
-    """dx, with entries at the kink (x == 0) set to 0: any subgradient there is accepted."""
-    _, cache = unpack(ns["relu_forward"](fresh(case["x"])), ("out", "cache"), "relu_forward")
+    """dx from the cache of x, after a second forward on -x; entries at the kink (x == 0) are set
+    to 0: any subgradient there is accepted."""
+    cache = cache_of_first(ns, "relu_forward", [case["x"]], [-case["x"]])
     dx = as_array(ns["relu_backward"](fresh(case["dout"]), cache), "dx")
     if dx.shape == case["x"].shape:
         dx = np.where(case["x"] == 0, 0, dx)
     return {"dx": dx}
 
 
-def _batchnorm(ns: Namespace, case: dict) -> tuple[Any, Any, dict, dict]:
-    """-> out, cache, bn_param after the call, {x, gamma, beta} after the call."""
-    x, gamma, beta, bn_param = fresh([case["x"], case["gamma"], case["beta"], case["bn_param"]])
-    out, cache = unpack(ns["batchnorm_forward"](x, gamma, beta, bn_param), ("out", "cache"), "batchnorm_forward")
-    return out, cache, bn_param, {"x": x, "gamma": gamma, "beta": beta}
-
-
 def batchnorm_forward(ns: Namespace, case: dict) -> dict:
     """out, the running statistics in bn_param after the call (test mode leaves them as they
     were), and the array arguments after the call."""
-    out, _, bn_param, arguments = _batchnorm(ns, case)
+    x, gamma, beta, bn_param = fresh([case["x"], case["gamma"], case["beta"], case["bn_param"]])
+    out, _ = unpack(ns["batchnorm_forward"](x, gamma, beta, bn_param), ("out", "cache"), "batchnorm_forward")
     outputs = {"out": out}
     outputs.update({k: bn_param[k] for k in ("running_mean", "running_var") if k in bn_param})
-    return {**outputs, **after_call(**arguments)}
+    return {**outputs, **after_call(x=x, gamma=gamma, beta=beta)}
 
 
 def batchnorm_backward(ns: Namespace, case: dict) -> dict:
-    _, cache, _, _ = _batchnorm(ns, case)
+    """dx, dgamma, dbeta from the cache of a train-mode forward, after a second forward on -x."""
+    args = [case["x"], case["gamma"], case["beta"], case["bn_param"]]
+    cache = cache_of_first(ns, "batchnorm_forward", args, [-case["x"], *args[1:]])
     result = ns["batchnorm_backward"](fresh(case["dout"]), cache)
     dx, dgamma, dbeta = unpack(result, ("dx", "dgamma", "dbeta"), "batchnorm_backward")
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}

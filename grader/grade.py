@@ -60,7 +60,7 @@ def grade(submission: Submission, rubric: Rubric, profile: Profile = PROFILES["u
         unavailable = _load_modules(sandbox, submission)
         ctx = Context(profile.wrap({f.name: sandbox.function(f.module, f.name, f.opaque) for f in FUNCTIONS}),
                       None if public_only else reference_namespace(),
-                      int(rubric.limits.get("examples", 25)))
+                      int(rubric.limits.get("examples", 25)), sandbox.changed_random_state)
         for check in chosen:
             module = check.function.split(".")[0]
             result = Outcome("error", unavailable[module]) if module in unavailable else _run(check, ctx, warnings)

@@ -44,8 +44,8 @@ def _renaming_rule(rule: Callable, keys: Mapping[str, str]) -> Callable:
 
     def call(w, dw, config=None):
         result = rule(w, dw, None if config is None else _rename(config, keys))
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
-            return result[0], _rename(result[1], back)
+        if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], dict):
+            return type(result)((result[0], _rename(result[1], back)))
         return result
     return call
 

@@ -116,6 +116,7 @@ class Sandbox:
         self._children: dict[str, _Child] = {}  # module -> the live child that has imported it
         self._modules: dict[str, SubmissionError | None] = {}  # imported modules: None, or the failure
         self._broken: dict[str, str] = {}  # "module.function": what happened to it
+        self._random_state_changed_by: set[str] = set()  # "module.function"s that seeded or drew from np.random
         self._handles: dict[int, str] = {}  # handle id -> the module whose child holds it
         self._next_handle = 1
 
@@ -129,6 +130,11 @@ class Sandbox:
     def output(self) -> str:
         """The children's stdout and stderr, cut at limits.output_bytes (complete after close())."""
         return self._output.text()
+
+    def changed_random_state(self, function: str) -> bool:
+        """Whether a call of `function` ("module.function") has changed numpy's global random state
+        in its child (np.random.seed, or a draw from np.random)."""
+        return function in self._random_state_changed_by
 
     def load(self, module: str) -> None:
         """Import `module` (a dotted name) in a child of its own, once.
@@ -164,6 +170,8 @@ class Sandbox:
         self._note(reply, f"in {name}")
         _raise_again(self._failure(reply, f"in {name}"))
         _update_args(args, kwargs, reply.get("args_after", _NOTHING_AFTER))
+        if reply.get("random_state_changed"):
+            self._random_state_changed_by.add(name)
         for handle in _handles_in(reply["ok"]):
             self._handles[handle.id] = module
             self._next_handle = max(self._next_handle, handle.id + 1)

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 DTYPES = st.sampled_from([np.float64, np.float32])
 SEEDS = st.integers(0, 2**31 - 1)
 
+MOMENTA = st.sampled_from([0.0, 0.9]) | st.floats(0.0, 0.99)   # 0 forced: `get(...) or 0.9` is a bug
 HYPERPARAMETERS = {
     "learning_rate": st.floats(1e-4, 0.5),
-    "momentum": st.floats(0.0, 0.99),
+    "momentum": MOMENTA,
     "decay_rate": st.floats(0.5, 0.999),
     "beta1": st.floats(0.0, 0.99),
     "beta2": st.floats(0.5, 0.9999),
@@ -68,15 +69,20 @@ def rule_state(draw, rule: str, shape: tuple, dtype) -> dict:
 
 
 @st.composite
-def rule_cases(draw, rule: str, max_steps: int = 1) -> dict:
-    """{w, dws: [dw per step], config}: one step, or a trajectory chaining the returned config."""
+def rule_cases(draw, rule: str, max_steps: int = 1, config_may_be_none: bool = False) -> dict:
+    """{w, dws: [dw per step], config}: one step, or a trajectory chaining the returned config.
+    Gradients are uniform in [-1, 1) or [-30, 30) (a clipped gradient shows); config None (the
+    course's "use the defaults") only when config_may_be_none."""
     dtype = draw(DTYPES)
     shape = draw(shapes())
     steps = draw(st.integers(1, max_steps))
     config = draw(optional_keys({k: HYPERPARAMETERS[k] for k in RULE_HYPERPARAMETERS[rule]}))
     config.update(draw(rule_state(rule, shape, dtype)))
-    return {"w": draw(arrays(shape, dtype)), "dws": [draw(arrays(shape, dtype)) for _ in range(steps)],
-            "config": config}
+    gradient_scale = draw(st.sampled_from([1.0, 30.0]))
+    dws = [draw(arrays(shape, dtype, -gradient_scale, gradient_scale)) for _ in range(steps)]
+    if config_may_be_none and draw(st.integers(0, 3)) == 3:   # shrinks away from None: a counterexample keeps its config
+        config = None
+    return {"w": draw(arrays(shape, dtype)), "dws": dws, "config": config}
 
 
 @st.composite
@@ -111,7 +117,7 @@ def batchnorm_cases(draw, mode: str | None = None, dtype_strategy=DTYPES, max_n:
     bn_param = {"mode": mode}
     bn_param.update(draw(optional_keys({
         "eps": st.sampled_from([1e-5, 1e-3]),
-        "momentum": st.floats(0.0, 0.99),
+        "momentum": MOMENTA,
         "running_mean": arrays((d,), dtype),
         "running_var": arrays((d,), dtype, 0.5, 2.0),
     })))
@@ -124,10 +130,11 @@ def batchnorm_cases(draw, mode: str | None = None, dtype_strategy=DTYPES, max_n:
 
 
 @st.composite
-def dropout_cases(draw, mode: str | None = "train", size: tuple = (60, 50)) -> dict:
-    """x large enough for statistics, bounded away from 0 so a dropped unit is unambiguous;
-    mode None draws train or test."""
+def dropout_cases(draw, mode: str | None = "train", sizes: tuple[tuple, ...] = ((60, 50), (10, 3, 10, 10))) -> dict:
+    """x of one of `sizes` (large enough for statistics, rows of features or of images), bounded
+    away from 0 so a dropped unit is unambiguous; mode None draws train or test."""
     mode = mode or draw(st.sampled_from(["train", "test"]))
+    size = draw(st.sampled_from(sizes))
     x = draw(arrays(size, np.float64, 0.5, 2.0)) * np.sign(draw(arrays(size)))
     param = {"mode": mode, "p": draw(st.sampled_from([0.2, 0.3, 0.5, 0.6, 0.8])), "seed": draw(SEEDS)}
     return {"x": x, "dropout_param": param, "dout": draw(arrays(size))}

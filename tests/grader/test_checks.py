@@ -1,11 +1,13 @@
 """The table of checks, run in-process (no sandbox) on the reference and on hand-made bugs."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from grader.checks import CHECKS, Context
 from grader.functions import reference_namespace
+from grader.sandbox import Limits, Sandbox, SubmissionError
 
 REFERENCE = reference_namespace()
 
@@ -57,6 +59,90 @@ def batchnorm_forgets_running_stats(x, gamma, beta, bn_param):
     return REFERENCE["batchnorm_forward"](x, gamma, beta, dict(bn_param))
 
 
+def softmax_reseeding(x, y):
+    np.random.seed(231)
+    return REFERENCE["softmax_loss"](x, y)
+
+
+def softmax_batch_max(x, y):
+    shifted = x - x.max()
+    with np.errstate(divide="ignore"):   # log 0 for the rows far below the batch's maximum
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    dx = np.exp(log_p)
+    dx[np.arange(len(y)), y] -= 1
+    return -log_p[np.arange(len(y)), y].mean(), dx / len(y)
+
+
+LAST = {}
+
+
+def batchnorm_remembering(x, gamma, beta, bn_param):
+    out, LAST["cache"] = REFERENCE["batchnorm_forward"](x, gamma, beta, bn_param)
+    return out, LAST["cache"]
+
+
+def batchnorm_backward_of_last(dout, cache):
+    return REFERENCE["batchnorm_backward"](dout, LAST["cache"])
+
+
+def dropout_popping_seed(x, dropout_param):
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param.pop("seed"))
+    return REFERENCE["dropout_forward"](x, {k: v for k, v in dropout_param.items()})
+
+
+def as_in_the_sandbox(function):
+    """function whose exceptions come out as the sandbox reports them."""
+    def call(*args):
+        try:
+            return function(*args)
+        except Exception as e:
+            raise SubmissionError("exception", f"{type(e).__name__}: {e}") from None
+    return call
+
+
+@as_in_the_sandbox
+def dropout_rows_only(x, dropout_param):
+    n, d = x.shape
+    return REFERENCE["dropout_forward"](x, dropout_param)
+
+
+def batchnorm_momentum_or_default(x, gamma, beta, bn_param):
+    return REFERENCE["batchnorm_forward"](x, gamma, beta, {**bn_param, "momentum": bn_param.get("momentum") or 0.9})
+
+
+def momentum_clipping(w, dw, config=None):
+    return REFERENCE["sgd_momentum"](w, np.clip(dw, -1, 1), config)
+
+
+@as_in_the_sandbox
+def sgd_needing_config(w, dw, config):
+    config.setdefault("learning_rate", 1e-2)
+    return w - config["learning_rate"] * dw, config
+
+
+def adam_default_eps_1e7(w, dw, config=None):
+    config = dict(config or {})
+    config.setdefault("epsilon", 1e-7)
+    return REFERENCE["adam"](w, dw, config)
+
+
+@pytest.mark.parametrize("bug, function", [
+    ({"softmax_loss": softmax_reseeding}, "layers.softmax_loss"),
+    ({"softmax_loss": softmax_batch_max}, "layers.softmax_loss"),
+    ({"batchnorm_forward": batchnorm_remembering, "batchnorm_backward": batchnorm_backward_of_last},
+     "layers.batchnorm_backward"),
+    ({"dropout_forward": dropout_popping_seed}, "layers.dropout_forward"),
+    ({"dropout_forward": dropout_rows_only}, "layers.dropout_forward"),
+    ({"batchnorm_forward": batchnorm_momentum_or_default}, "layers.batchnorm_forward"),
+    ({"sgd_momentum": momentum_clipping}, "optim.sgd_momentum"),
+    ({"sgd": sgd_needing_config}, "optim.sgd"),
+    ({"adam": adam_default_eps_1e7}, "optim.adam"),
+])
+def test_bugs_found_in_the_third_audit_are_caught(bug, function):
+    assert function in failing_functions(with_bug(**bug))
+
+
 @pytest.mark.parametrize("bug, function", [
     ({"sgd": sgd_sign_flipped}, "optim.sgd"),
     ({"relu_backward": relu_backward_without_mask}, "layers.relu_backward"),
@@ -86,3 +172,25 @@ def test_dropout_keep_probability_is_named():
         return REFERENCE["dropout_forward"](x, {**dropout_param, "p": 1 - dropout_param["p"]})
     outcome = run_all(with_bug(dropout_forward=keep_probability))["layers.dropout_forward/property/mask"]
     assert outcome.status == "failed" and "DROPPING" in outcome.message
+
+
+def test_a_loss_that_ignores_its_scores_earns_no_gradient_point():
+    def svm_doing_nothing(x, y):
+        return 0.0, np.zeros_like(x)
+    outcomes = run_all(with_bug(svm_loss=svm_doing_nothing))
+    assert outcomes["layers.svm_loss/gradient"].status == "failed"
+    assert "does not depend on its inputs" in outcomes["layers.svm_loss/gradient"].message
+
+
+def test_a_seed_left_in_a_sandboxed_loss_fails_its_property_check():
+    correct = (Path(__file__).parents[2] / "submissions" / "correct_fresh_config" / "layers.py").read_text()
+    seeded = correct.replace("def softmax_loss(x, y):\n", "def softmax_loss(x, y):\n    np.random.seed(231)\n", 1)
+    assert seeded != correct
+    outcomes = {}
+    for name, source in (("correct", correct), ("seeded", seeded)):
+        with Sandbox({"layers.py": source.encode()}, Limits(), []) as sandbox:
+            ns = {f: sandbox.function("layers", f) for f in ("softmax_loss",)}
+            ctx = Context(ns, REFERENCE, examples=5, changed_random_state=sandbox.changed_random_state)
+            outcomes[name] = next(c for c in CHECKS if c.id == "layers.softmax_loss/property").run(ctx)
+    assert outcomes["correct"].status == "passed"
+    assert outcomes["seeded"].status == "failed" and "random state" in outcomes["seeded"].message

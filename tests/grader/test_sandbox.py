@@ -117,6 +117,39 @@ def test_a_module_importing_pyplot_loads():
         assert sandbox.call("optim", "backend").lower() == "agg"
 
 
+def test_calls_that_seed_or_draw_from_numpys_global_generator_are_recorded():
+    source = """
+        import numpy as np
+
+        def pure(x):
+            return x + 1
+
+        def reseeds(x):
+            np.random.seed(231)
+            return x
+
+        def draws(x):
+            return x + np.random.rand()
+    """
+    with box(source) as sandbox:
+        for name in ("pure", "reseeds", "draws"):
+            sandbox.call("optim", name, 1.0)
+        assert [sandbox.changed_random_state(f"optim.{name}") for name in ("pure", "reseeds", "draws")] == \
+               [False, True, True]
+
+
+def test_numpy_names_removed_since_2021_work_as_they_did():
+    source = """
+        import numpy as np
+
+        def old_names(x):
+            return (x.astype(np.float).dtype.name, np.product(x.shape), np.int(np.NaN != np.NaN),
+                    np.asfarray([1, 2]).dtype.name, np.float_ is np.float64)
+    """
+    with box(source) as sandbox:
+        assert sandbox.call("optim", "old_names", np.ones((2, 3), np.float32)) == ("float64", 6, 1, "float64", True)
+
+
 def test_an_array_argument_reshaped_in_place_comes_back_reshaped():
     source = """
         def flatten(x):
