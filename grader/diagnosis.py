@@ -335,7 +335,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     # sgd_nesterov_momentum
     _fingerprint("nesterov_no_lookahead", "optim.sgd_nesterov_momentum",
                  "This is plain momentum, not Nesterov: undo the previous look-ahead (minus momentum "
-                 "times the old velocity) and add (1 + momentum) times the new velocity.", lookahead=False),
+                 "times the old velocity) and add (1 + momentum) times the new velocity. If your code "
+                 "already does, the old velocity is probably an alias (v_prev = v) of the array you then "
+                 "update in place: copy it first.", lookahead=False),
     _fingerprint("nesterov_sign_error", "optim.sgd_nesterov_momentum",
                  "The old-velocity term has the wrong sign: Nesterov subtracts momentum times the old "
                  "velocity, then adds (1 + momentum) times the new one.", old_sign=1.0),

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
-from grader.checks import CHECKS, Context
+from grader.checks import CHECKS, Context, gradient
 from grader.functions import reference_namespace
 from grader.sandbox import Limits, Sandbox, SubmissionError
 
@@ -127,7 +128,19 @@ def adam_default_eps_1e7(w, dw, config=None):
     return REFERENCE["adam"](w, dw, config)
 
 
+def adam_bias_correction_capped(w, dw, config=None):
+    """Bias corrections with min(t, 1000): wrong once t passes 1000."""
+    config = dict(config or {})
+    t = config.get("t", 0) + 1
+    if t > 1000:
+        config["t"] = 999
+    next_w, config = REFERENCE["adam"](w, dw, config)
+    config["t"] = t
+    return next_w, config
+
+
 @pytest.mark.parametrize("bug, function", [
+    ({"adam": adam_bias_correction_capped}, "optim.adam"),
     ({"softmax_loss": softmax_reseeding}, "layers.softmax_loss"),
     ({"softmax_loss": softmax_batch_max}, "layers.softmax_loss"),
     ({"batchnorm_forward": batchnorm_remembering, "batchnorm_backward": batchnorm_backward_of_last},
@@ -139,7 +152,7 @@ def adam_default_eps_1e7(w, dw, config=None):
     ({"sgd": sgd_needing_config}, "optim.sgd"),
     ({"adam": adam_default_eps_1e7}, "optim.adam"),
 ])
-def test_bugs_found_in_the_third_audit_are_caught(bug, function):
+def test_bugs_found_by_outside_audits_are_caught(bug, function):
     assert function in failing_functions(with_bug(**bug))
 
 
@@ -194,3 +207,24 @@ def test_a_seed_left_in_a_sandboxed_loss_fails_its_property_check():
             outcomes[name] = next(c for c in CHECKS if c.id == "layers.softmax_loss/property").run(ctx)
     assert outcomes["correct"].status == "passed"
     assert outcomes["seeded"].status == "failed" and "random state" in outcomes["seeded"].message
+
+
+def test_a_correct_dropout_that_drops_every_unit_keeps_its_gradient_point():
+    """A correct mask drawn otherwise than the reference's may drop all 12 units where the
+    reference's keeps some: dropout's gradient check is built with deterministic=False."""
+    def dropout_rand_below_keep(x, dropout_param):
+        p, mode = dropout_param["p"], dropout_param["mode"]
+        if "seed" in dropout_param:
+            np.random.seed(dropout_param["seed"])
+        mask = (np.random.rand(*x.shape) < 1 - p) / (1 - p) if mode == "train" else None
+        return (x * mask if mode == "train" else x), (dropout_param, mask)
+
+    rng = np.random.default_rng(1)
+    case = {"x": rng.uniform(0.5, 2, (3, 4)), "dout": rng.uniform(-1, 1, (3, 4)),
+            "dropout_param": {"mode": "train", "p": 0.8, "seed": 0}}
+    submission = with_bug(dropout_forward=dropout_rand_below_keep)
+    assert np.all(dropout_rand_below_keep(case["x"], case["dropout_param"])[0] == 0)
+    check = gradient("layers.dropout_backward", st.just(case), deterministic=False)
+    assert check(Context(submission, REFERENCE, examples=4)).status == "passed"
+    flat = gradient("layers.dropout_backward", st.just(case))(Context(submission, REFERENCE, examples=4))
+    assert flat.status == "failed"   # what deterministic=False protects it from
