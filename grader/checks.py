@@ -399,9 +399,6 @@ def _dropout_call(ns: Namespace, x: np.ndarray, param: dict) -> tuple[np.ndarray
     return out, argument, param_argument
 
 
-_MISSING = object()
-
-
 def _same_setting(after: Any, before: Any) -> bool:
     """after == before for a setting (a number or a string); anything that does not compare is changed."""
     try:
@@ -423,7 +420,8 @@ def dropout_train_mask(ns: Namespace, case: dict) -> Finding | None:
     if not (argument.shape == x.shape and np.array_equal(argument, x)):
         return Finding("your function changed its argument `x` in place, and the caller still uses it: "
                        "compute out as a new array (out = x * mask)")
-    changed = [key for key, value in param.items() if not _same_setting(param_after.get(key, _MISSING), value)]
+    changed = [key for key, value in param.items()
+               if key not in param_after or not _same_setting(param_after[key], value)]
     if changed:
         removed = changed[0] not in param_after
         return Finding(f"your function {'removed' if removed else 'changed'} dropout_param[{changed[0]!r}] (the "

@@ -33,15 +33,17 @@ Protocol: one wire frame each way per request, each preceded on its pipe by wire
     {"op": "call", "module": str, "function": str, "args": [...], "kwargs": {...},
      "opaque": [int, ...], "first_handle": int}
                                  -> {"ok": result, "args_after": {"args": [dict | ndarray | None, ...],
-                                                                  "kwargs": {name: dict | ndarray}}}
+                                                                  "kwargs": {name: dict | ndarray}},
+                                     "random_state_changed": bool}
     {"op": "drop", "handles": [Handle, ...]}                           -> {"ok": None}
     {"op": "ping"}                                                     -> {"ok": "pong"}
 
 A call's result positions listed in "opaque" (when the result is a tuple or list) stay in the
 child's handle table and cross as Handles, numbered from "first_handle" on; "args_after" holds the
-post-call contents of the arguments that were sent as dicts or arrays. A failed request answers {"error": kind, "message": str,
-"traceback": str} with kind one of exception, memory, exit, forbidden, bad-output, import. Every
-reply also carries "incidents": the refusals recorded since the previous reply.
+post-call contents of the arguments that were sent as dicts or arrays; "random_state_changed" says
+whether the call changed numpy's global random state. A failed request answers {"error": kind,
+"message": str, "traceback": str} with kind one of exception, memory, exit, forbidden, bad-output,
+import. Every reply also carries "incidents": the refusals recorded since the previous reply.
 """
 
 import _posixsubprocess
@@ -91,14 +93,22 @@ _random_state, _arrays_equal = wire.np.random.get_state, wire.np.array_equal  # 
 _STREAMS = (sys.stdout, sys.stderr)
 
 FORBIDDEN_PACKAGES = frozenset({"reference", "grader", "nndl_grader"})
-# Names NumPy removed (1.24, 2.0) that course code of 2017-2021 uses; each is a pure alias of what
-# stands beside it, so a submission gets the numbers it got in its year.
+
+
+def _asfarray(a: Any, dtype: Any = wire.np.float64) -> Any:
+    """NumPy < 2.0's np.asfarray: a as an array of dtype, float64 unless dtype is inexact."""
+    return wire.np.asarray(a, dtype=dtype if wire.np.issubdtype(dtype, wire.np.inexact) else wire.np.float64)
+
+
+# Names NumPy removed (1.24, 2.0) that course code of 2017-2021 uses, with what they stood for, so
+# a submission gets the numbers it got in its year.
 _REMOVED_NUMPY_ALIASES = {
-    "float": "builtins.float", "int": "builtins.int", "bool": "builtins.bool", "object": "builtins.object",
-    "complex": "builtins.complex", "str": "builtins.str", "unicode": "builtins.str",
-    "float_": "float64", "complex_": "complex128", "unicode_": "str_", "string_": "bytes_",
-    "product": "prod", "cumproduct": "cumprod", "sometrue": "any", "alltrue": "all", "round_": "round",
-    "Inf": "inf", "Infinity": "inf", "infty": "inf", "PINF": "inf", "NaN": "nan", "NAN": "nan",
+    "float": float, "int": int, "bool": bool, "object": object, "complex": complex, "str": str, "unicode": str,
+    "float_": wire.np.float64, "complex_": wire.np.complex128, "unicode_": wire.np.str_, "string_": wire.np.bytes_,
+    "product": wire.np.prod, "cumproduct": wire.np.cumprod, "sometrue": wire.np.any, "alltrue": wire.np.all,
+    "round_": wire.np.round, "asfarray": _asfarray,
+    "Inf": wire.np.inf, "Infinity": wire.np.inf, "infty": wire.np.inf, "PINF": wire.np.inf, "NINF": -wire.np.inf,
+    "NaN": wire.np.nan, "NAN": wire.np.nan,
 }
 # Native modules whose C code writes files, starts interpreters or runs foreign code without raising
 # audit events; and the three modules whose functions `_disable_unaudited` replaced (no re-import).
@@ -174,17 +184,8 @@ def main() -> None:
 
 
 def _restore_numpy_aliases(np: ModuleType) -> None:
-    """np.float, np.product, np.NaN, ... as NumPy < 1.24 had them (never replacing a name it has);
-    np.NINF = -inf and np.asfarray(a, dtype) = asarray(a, dtype, made inexact) besides."""
-    def lookup(target: str) -> Any:
-        return __builtins__[target[9:]] if target.startswith("builtins.") else getattr(np, target)
-
-    def asfarray(a: Any, dtype: Any = np.float64) -> Any:
-        return np.asarray(a, dtype=dtype if np.issubdtype(dtype, np.inexact) else np.float64)
-
-    removed = {name: lookup(target) for name, target in _REMOVED_NUMPY_ALIASES.items()}
-    removed.update(NINF=-np.inf, asfarray=asfarray)
-    for name, value in removed.items():
+    """np.float, np.product, np.NaN, ... as NumPy < 1.24 had them, never replacing a name it has."""
+    for name, value in _REMOVED_NUMPY_ALIASES.items():
         if not hasattr(np, name):
             setattr(np, name, value)
 

@@ -307,6 +307,9 @@ def _fingerprint(name: str, function: str, hint: str, **flags: Any) -> Fingerpri
     return Fingerprint(name, function, hint, MappingProxyType(replaces))
 
 
+IGNORES_EPSILON = ("The step ignores config['epsilon'] (a constant takes its place): read it from config, "
+                   "with 1e-8 only as the default for a missing key.")
+
 FINGERPRINTS: tuple[Fingerprint, ...] = (
     # sgd
     _fingerprint("sgd_no_learning_rate", "optim.sgd",
@@ -363,8 +366,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "The step divides by the cache from before this iteration: update 'a' with the new "
                  "squared gradient first, then use it.", stale=True),
     _fingerprint("rmsprop_ignores_epsilon", "optim.rmsprop",
-                 "The step ignores config['epsilon'] (a constant takes its place): read it from config, "
-                 "with 1e-8 only as the default for a missing key.", fixed_epsilon=1e-8),
+                 IGNORES_EPSILON, fixed_epsilon=1e-8),
     # adam
     _fingerprint("adam_no_bias_correction", "optim.adam",
                  "Your step matches Adam without bias correction: divide v and a by (1 - beta1**t) and "
@@ -389,8 +391,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "You store the bias-corrected moments; keep the raw moving averages in 'v' and 'a' "
                  "and use the corrected ones only for the step.", store_corrected=True),
     _fingerprint("adam_ignores_epsilon", "optim.adam",
-                 "The step ignores config['epsilon'] (a constant takes its place): read it from config, "
-                 "with 1e-8 only as the default for a missing key.", fixed_epsilon=1e-8),
+                 IGNORES_EPSILON, fixed_epsilon=1e-8),
     # affine
     _fingerprint("affine_no_reshape", "layers.affine_forward",
                  "Inputs with more than two dimensions fail: flatten each example of x into a row "

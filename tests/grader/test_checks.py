@@ -89,7 +89,7 @@ def batchnorm_backward_of_last(dout, cache):
 def dropout_popping_seed(x, dropout_param):
     if "seed" in dropout_param:
         np.random.seed(dropout_param.pop("seed"))
-    return REFERENCE["dropout_forward"](x, {k: v for k, v in dropout_param.items()})
+    return REFERENCE["dropout_forward"](x, dict(dropout_param))
 
 
 def as_in_the_sandbox(function):
@@ -104,7 +104,7 @@ def as_in_the_sandbox(function):
 
 @as_in_the_sandbox
 def dropout_rows_only(x, dropout_param):
-    n, d = x.shape
+    n, d = x.shape   # ValueError for images (N, C, H, W)
     return REFERENCE["dropout_forward"](x, dropout_param)
 
 
@@ -202,7 +202,7 @@ def test_a_seed_left_in_a_sandboxed_loss_fails_its_property_check():
     outcomes = {}
     for name, source in (("correct", correct), ("seeded", seeded)):
         with Sandbox({"layers.py": source.encode()}, Limits(), []) as sandbox:
-            ns = {f: sandbox.function("layers", f) for f in ("softmax_loss",)}
+            ns = {"softmax_loss": sandbox.function("layers", "softmax_loss")}
             ctx = Context(ns, REFERENCE, examples=5, changed_random_state=sandbox.changed_random_state)
             outcomes[name] = next(c for c in CHECKS if c.id == "layers.softmax_loss/property").run(ctx)
     assert outcomes["correct"].status == "passed"
