@@ -6,9 +6,11 @@ that, operation for operation in the same order (so with the same roundings), bu
     each, with parameter-shaped views, so one update covers every parameter at once;
   - the sandwich layers work in place: two (N, M) arrays per layer instead of about ten,
     and parameter gradients are written straight into the gradient buffer's views;
-  - adam_ updates every parameter in one compiled pass when numba is installed (optional:
-    the `fast` extra), else runs optim.adam's 14 elementwise passes over BLOCK elements at a
-    time, so they stay in cache, where optim.adam makes ~14 temporaries of the full size.
+  - with numba installed (optional: the `fast` extra), the batchnorm-ReLU layers' elementwise
+    work runs as three compiled loops forward and two backward (numpy: about ten passes each
+    way), and adam_ updates every parameter in one compiled pass; without numba, adam_ runs
+    optim.adam's 14 elementwise passes over BLOCK elements at a time, so they stay in cache,
+    where optim.adam makes ~14 temporaries of the full size.
 
 fc_net.py and solver.py import this module relatively and run their readable paths without
 it: grader/notebook.py copies this file into the course layout only when no submission file
@@ -19,6 +21,7 @@ import functools
 import math
 import os
 import threading
+import types
 from itertools import accumulate
 from typing import Any
 
@@ -104,34 +107,51 @@ def affine_batchnorm_relu_forward(
     eps = bn_param.get('eps', 1e-5)
     momentum = bn_param.get('momentum', 0.9)
     a = x @ w
-    a += b
     running_mean = bn_param.get('running_mean', np.zeros(a.shape[1], dtype=a.dtype))
     running_var = bn_param.get('running_var', np.zeros(a.shape[1], dtype=a.dtype))
 
     if mode == 'train':
-        mean = a.mean(axis=0)
-        a -= mean                                   # xc
-        out = np.multiply(a, a)
-        var = out.mean(axis=0)
-        std = np.sqrt(var + eps)
-        a /= std                                    # xhat
-        np.multiply(gamma, a, out=out)
+        out = np.empty_like(a)
+        kernels = _kernels(a.dtype) if type(eps) is float else None   # a numpy eps may upcast
+        if kernels:
+            mean, var, std = kernels.batchnorm_relu_train(a, b, gamma, beta, a.dtype.type(eps), out)
+        else:
+            mean, var, std = batchnorm_relu_train_numpy(a, b, gamma, beta, eps, out)
         cache = (x, w, a, std, gamma, out)
         running_mean = momentum * running_mean + (1 - momentum) * mean
         running_var = momentum * running_var + (1 - momentum) * var
     elif mode == 'test':
+        a += b
         out = np.subtract(a, running_mean, out=a)
         np.multiply(gamma, out, out=out)
         out /= np.sqrt(running_var + eps)
+        out += beta
+        np.maximum(out, 0, out=out)
         cache = None
     else:
         raise ValueError(f'Invalid batchnorm mode "{mode}"')
-    out += beta
-    np.maximum(out, 0, out=out)
 
     bn_param['running_mean'] = running_mean
     bn_param['running_var'] = running_var
     return out, cache
+
+
+def batchnorm_relu_train_numpy(
+    a: np.ndarray, b: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float,
+    out: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """a: (N, M) <- xhat = (a + b - mean) / std; out: (N, M) <- max(0, gamma * xhat + beta);
+    -> (mean, var, std), each (M,), the batch statistics of a + b (var biased)."""
+    a += b
+    mean = a.mean(axis=0)
+    a -= mean                                       # xc
+    var = np.multiply(a, a, out=out).mean(axis=0)
+    std = np.sqrt(var + eps)
+    a /= std                                        # xhat
+    np.multiply(gamma, a, out=out)
+    out += beta
+    np.maximum(out, 0, out=out)
+    return mean, var, std
 
 
 def affine_batchnorm_relu_backward(
@@ -142,8 +162,20 @@ def affine_batchnorm_relu_backward(
     dbeta <- sum_n dan, dgamma <- sum_n dan * xhat,
     da = (dxhat - mean_n(dxhat) - xhat * mean_n(dxhat * xhat)) / std, then affine_backward."""
     x, w, xhat, std, gamma, out = cache
+    kernels = _kernels(dout.dtype)
+    train_backward = kernels.batchnorm_relu_backward if kernels else batchnorm_relu_backward_numpy
+    train_backward(dout, out, xhat, gamma, std, dgamma, dbeta)
+    return affine_backward(dout, x, w, dw, db, input_grad)
+
+
+def batchnorm_relu_backward_numpy(
+    dout: np.ndarray, out: np.ndarray, xhat: np.ndarray, gamma: np.ndarray, std: np.ndarray,
+    dgamma: np.ndarray, dbeta: np.ndarray,
+) -> None:
+    """dout: (N, M) <- da (the batchnorm backward of dan = dout * [out > 0]); out is scratch;
+    dgamma, dbeta: (M,) <- sum_n dan * xhat, sum_n dan."""
     dan = np.multiply(dout, out > 0, out=dout)
-    tmp = np.multiply(dan, xhat, out=out)           # out is not needed any more
+    tmp = np.multiply(dan, xhat, out=out)
     np.sum(tmp, axis=0, out=dgamma)
     np.sum(dan, axis=0, out=dbeta)
 
@@ -152,7 +184,6 @@ def affine_batchnorm_relu_backward(
     da = np.subtract(dxhat, dxhat.mean(axis=0), out=dxhat)
     da -= np.multiply(xhat, mean_dxhat_xhat, out=tmp)
     da /= std
-    return affine_backward(da, x, w, dw, db, input_grad)
 
 
 # --- Adam over flat buffers ----------------------------------------------------------------
@@ -183,8 +214,8 @@ def adam_(
     """optim.adam in place on contiguous 1-D arrays w, dw, v (first moment), a (second), step
     t >= 1: the same values as optim.adam, to the last bit. With numba installed (the `fast`
     extra) one compiled pass on every core (adam_numba), else numpy passes (adam_numpy)."""
-    use_numba = w.dtype in (np.float32, np.float64) and _numba_adam_kernel() is not None
-    (adam_numba if use_numba else adam_numpy)(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
+    adam = adam_numba if _kernels(w.dtype) else adam_numpy
+    adam(w, dw, v, a, learning_rate, beta1, beta2, epsilon, t)
 
 
 def adam_numba(
@@ -196,36 +227,11 @@ def adam_numba(
     operation rounds as in optim.adam (numba contracts nothing into FMAs without fastmath)."""
     c = w.dtype.type
     with _NUMBA_LOCK:
-        _numba_adam_kernel()(w, dw, v, a, c(learning_rate), c(beta1), c(1 - beta1), c(beta2), c(1 - beta2),
-                             c(epsilon), c(1 - beta1**t), c(1 - beta2**t))
+        _numba_kernels().adam(w, dw, v, a, c(learning_rate), c(beta1), c(1 - beta1), c(beta2),
+                              c(1 - beta2), c(epsilon), c(1 - beta1**t), c(1 - beta2**t))
 
 
 _NUMBA_LOCK = threading.Lock()   # the workqueue layer takes one parallel launch at a time
-
-
-@functools.cache
-def _numba_adam_kernel() -> Any:
-    """The compiled kernel of adam_numba (compiled per dtype on first call), or None without
-    numba. Numba's threads are its workqueue layer's unless NUMBA_THREADING_LAYER says
-    otherwise: they sleep when idle, where OpenMP's spin and take a core from the next GEMM
-    (a headline step took 16 ms with OpenMP, 8.7 with the workqueue)."""
-    try:
-        import numba
-    except ImportError:
-        return None
-    if 'NUMBA_THREADING_LAYER' not in os.environ:
-        numba.config.THREADING_LAYER = 'workqueue'
-
-    @numba.njit(parallel=True)   # only the parallel loop is vectorized (its body is alias-free)
-    def kernel(w, dw, v, a, lr, b1, one_minus_b1, b2, one_minus_b2, eps, bias1, bias2):
-        for i in numba.prange(w.size):
-            g = dw[i]
-            v_i = v[i] * b1 + g * one_minus_b1
-            a_i = a[i] * b2 + (g * g) * one_minus_b2
-            v[i], a[i] = v_i, a_i
-            w[i] -= (v_i / bias1) * lr / (np.sqrt(a_i / bias2) + eps)
-
-    return kernel
 
 
 def adam_numpy(
@@ -308,3 +314,89 @@ def _settings(config: dict) -> tuple | None:
     change optim.adam's result dtype), else None."""
     values = (*(config.get(k) for k in ADAM_KEYS), config.get('t', 0))
     return values if all(type(x) in (int, float) for x in values) else None
+
+
+# --- numba kernels (the optional `fast` extra) ----------------------------------------------
+
+
+def _kernels(dtype: DTypeLike) -> Any:
+    """_numba_kernels() for float32 and float64 arrays, else None (numba missing, other dtype)."""
+    return _numba_kernels() if dtype in (np.float32, np.float64) else None
+
+
+@functools.cache
+def _numba_kernels() -> Any:
+    """numba-compiled twins of the numpy passes above (compiled per dtype on first call), or None
+    without numba. Each rounds as its numpy twin, operation for operation: every scalar comes in
+    the arrays' dtype, nothing is contracted into FMAs (no fastmath), column sums run over the
+    rows in order as numpy's axis-0 sums do, and error_model='numpy' makes x / 0 inf or nan,
+    not an exception. Numba's threads are its workqueue layer's unless NUMBA_THREADING_LAYER
+    says otherwise: they sleep when idle, where OpenMP's spin and take a core from the next
+    GEMM (a headline step took 16 ms with OpenMP, 8.7 with the workqueue)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    if 'NUMBA_THREADING_LAYER' not in os.environ:
+        numba.config.THREADING_LAYER = 'workqueue'
+    jit = numba.njit(error_model='numpy')
+
+    @numba.njit(parallel=True, error_model='numpy')
+    def adam(w, dw, v, a, lr, b1, one_minus_b1, b2, one_minus_b2, eps, bias1, bias2):
+        """adam_numba's pass: w, dw, v, a (P,) -> w, v, a updated in place."""
+        for i in numba.prange(w.size):
+            g = dw[i]
+            v_i = v[i] * b1 + g * one_minus_b1
+            a_i = a[i] * b2 + (g * g) * one_minus_b2
+            v[i], a[i] = v_i, a_i
+            w[i] -= (v_i / bias1) * lr / (np.sqrt(a_i / bias2) + eps)
+
+    @jit
+    def batchnorm_relu_train(a, b, gamma, beta, eps, out):
+        """batchnorm_relu_train_numpy in three passes over a: (N, M)."""
+        N, M = a.shape
+        mean, var = np.zeros(M, a.dtype), np.zeros(M, a.dtype)
+        for i in range(N):                          # a += b; mean = sum_n a / N
+            for j in range(M):
+                a[i, j] += b[j]
+                mean[j] += a[i, j]
+        mean /= N
+        for i in range(N):                          # xc = a - mean; var = sum_n xc^2 / N
+            for j in range(M):
+                a[i, j] -= mean[j]
+                var[j] += a[i, j] * a[i, j]
+        var /= N
+        std = np.sqrt(var + eps)
+        for i in range(N):                          # xhat = xc / std
+            for j in range(M):
+                a[i, j] /= std[j]
+                o = gamma[j] * a[i, j] + beta[j]    # out = max(0, gamma * xhat + beta),
+                out[i, j] = o if not o < 0 else 0   # NaN staying NaN as in np.maximum
+        return mean, var, std
+
+    @jit
+    def batchnorm_relu_backward(dout, out, xhat, gamma, std, dgamma, dbeta):
+        """batchnorm_relu_backward_numpy in two passes over dout: (N, M) (out is left alone):
+        da = (dxhat - mean_n(dxhat) - xhat * mean_n(dxhat * xhat)) / std."""
+        N, M = dout.shape
+        one, zero = dout.dtype.type(1), dout.dtype.type(0)
+        mean_dxhat, mean_dxhat_xhat = np.zeros(M, dout.dtype), np.zeros(M, dout.dtype)
+        dgamma[:] = 0
+        dbeta[:] = 0
+        for i in range(N):                          # dan = dout * [out > 0]; dxhat = dan * gamma
+            for j in range(M):
+                dout[i, j] *= one if out[i, j] > 0 else zero
+                dgamma[j] += dout[i, j] * xhat[i, j]
+                dbeta[j] += dout[i, j]
+                dxhat = dout[i, j] * gamma[j]
+                mean_dxhat[j] += dxhat
+                mean_dxhat_xhat[j] += dxhat * xhat[i, j]
+        mean_dxhat /= N
+        mean_dxhat_xhat /= N
+        for i in range(N):                          # da, in dout's place
+            for j in range(M):
+                dxhat = dout[i, j] * gamma[j]
+                dout[i, j] = ((dxhat - mean_dxhat[j]) - xhat[i, j] * mean_dxhat_xhat[j]) / std[j]
+
+    return types.SimpleNamespace(adam=adam, batchnorm_relu_train=batchnorm_relu_train,
+                                 batchnorm_relu_backward=batchnorm_relu_backward)

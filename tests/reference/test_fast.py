@@ -1,8 +1,8 @@
-"""reference.fast: the fast internals follow the readable spec's trajectory.
+"""reference.fast: the fast internals follow the readable spec's trajectory to the last bit.
 
 The readable side is the same FullyConnectedNet with use_fast = False (layer_utils / layers) under
 the Solver's per-parameter optim.adam step; the fast side is the default (in-place kernels,
-flat buffers, FlatAdam).
+flat buffers, FlatAdam), with numba's kernels when numba is installed and without them.
 """
 
 import pickle
@@ -13,9 +13,6 @@ import pytest
 from reference import fast, optim
 from reference.fc_net import FullyConnectedNet
 from reference.solver import Solver
-
-TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-6)}
-
 
 def blobs(n: int, seed: int, d: int = 48, c: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(n, 3, 4, 4) images around one centre per class, and their labels."""
@@ -43,26 +40,25 @@ def train(dtype, fast_model: bool, **net) -> tuple[FullyConnectedNet, Solver]:
     return model, solver
 
 
-def assert_same_state(fast_pair, readable_pair, dtype) -> None:
-    """Histories, (best) parameters, batchnorm statistics and Adam configs agree."""
+def assert_same_state(fast_pair, readable_pair) -> None:
+    """Histories, (best) parameters, batchnorm statistics and Adam configs are equal."""
     (model, solver), (ref_model, ref_solver) = fast_pair, readable_pair
-    tol = TOL[dtype]
-    np.testing.assert_allclose(solver.loss_history, ref_solver.loss_history, **tol)
+    assert solver.loss_history == ref_solver.loss_history
     assert solver.train_acc_history == ref_solver.train_acc_history
     assert solver.val_acc_history == ref_solver.val_acc_history
     for k, v in ref_model.params.items():
-        np.testing.assert_allclose(model.params[k], v, **tol, err_msg=k)
-        np.testing.assert_allclose(solver.best_params[k], ref_solver.best_params[k], **tol)
+        np.testing.assert_array_equal(model.params[k], v, err_msg=k)
+        np.testing.assert_array_equal(solver.best_params[k], ref_solver.best_params[k], err_msg=k)
     for stats, ref_stats in [*zip(model.bn_params, ref_model.bn_params),
                              *zip(solver.best_bn_stats, ref_solver.best_bn_stats)]:
         for k in ('running_mean', 'running_var'):
-            np.testing.assert_allclose(stats[k], ref_stats[k], **tol)
+            np.testing.assert_array_equal(stats[k], ref_stats[k])
     for p, ref_config in ref_solver.optim_configs.items():
         config = solver.optim_configs[p]
         assert config.keys() == ref_config.keys()
         for k, v in ref_config.items():
             if isinstance(v, np.ndarray):
-                np.testing.assert_allclose(config[k], v, **tol, err_msg=f'{p} {k}')
+                np.testing.assert_array_equal(config[k], v, err_msg=f'{p} {k}')
             else:
                 assert config[k] == v, (p, k)
 
@@ -85,14 +81,15 @@ def test_fast_training_follows_the_readable_trajectory(dtype, net):
                for p, c in ref_solver.optim_configs.items())
     assert ref_solver.optim_configs['W1']['t'] == 300
     assert ref_solver.optim_configs['W1']['learning_rate'] == pytest.approx(5e-3 * 0.9**10)
-    assert_same_state(fast_pair, readable_pair, dtype)
+    assert_same_state(fast_pair, readable_pair)
 
 
-def test_without_numba_the_numpy_adam_follows_the_same_trajectory(monkeypatch):
-    monkeypatch.setattr(fast, '_numba_adam_kernel', lambda: None)
-    fast_pair, readable_pair = train(np.float64, True), train(np.float64, False)
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+def test_without_numba_the_numpy_passes_follow_the_same_trajectory(monkeypatch, dtype):
+    monkeypatch.setattr(fast, '_numba_kernels', lambda: None)
+    fast_pair, readable_pair = train(dtype, True), train(dtype, False)
     assert_fast_path_ran(*fast_pair)
-    assert_same_state(fast_pair, readable_pair, np.float64)
+    assert_same_state(fast_pair, readable_pair)
 
 
 @pytest.mark.parametrize('dtype', [np.float64, np.float32])
@@ -111,14 +108,14 @@ def test_fast_loss_matches_readable_loss_in_both_modes(dtype):
     ref_loss, ref_grads = model.loss(X, y)
     ref_scores = model.loss(X)
 
-    assert loss == pytest.approx(ref_loss, rel=TOL[dtype]['rtol'])
-    np.testing.assert_allclose(scores, ref_scores, **TOL[dtype])
+    assert loss == ref_loss
+    np.testing.assert_array_equal(scores, ref_scores)
     assert grads.keys() == ref_grads.keys()
     for k, g in ref_grads.items():
         assert grads[k].dtype == dtype
-        np.testing.assert_allclose(grads[k], g, **TOL[dtype], err_msg=k)
+        np.testing.assert_array_equal(grads[k], g, err_msg=k)
     for bn, ref_bn in zip(fast_stats, model.bn_params):
-        np.testing.assert_allclose(bn['running_var'], ref_bn['running_var'], **TOL[dtype])
+        np.testing.assert_array_equal(bn['running_var'], ref_bn['running_var'])
 
 
 def test_each_loss_call_returns_its_own_gradients():
@@ -133,7 +130,7 @@ def test_each_loss_call_returns_its_own_gradients():
         np.testing.assert_array_equal(first[k], v)
 
 
-NUMBA = pytest.mark.skipif(fast._numba_adam_kernel() is None, reason='numba is not installed (the fast extra)')
+NUMBA = pytest.mark.skipif(fast._numba_kernels() is None, reason='numba is not installed (the fast extra)')
 
 
 @pytest.mark.parametrize('adam_', [fast.adam_numpy, pytest.param(fast.adam_numba, marks=NUMBA)],
@@ -153,6 +150,30 @@ def test_adam_on_flat_buffers_is_optim_adam(adam_, dtype, size):
     np.testing.assert_array_equal(w, ref_w)
     np.testing.assert_array_equal(v, config['v'])
     np.testing.assert_array_equal(a, config['a'])
+
+
+@NUMBA
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+@pytest.mark.parametrize('shape', [(1, 3), (7, 13), (100, 500)])
+def test_batchnorm_kernels_are_their_numpy_twins(dtype, shape):
+    """Equal to the last bit, NaN included (a NaN in the scores stays NaN, as in numpy)."""
+    rng = np.random.default_rng(shape[0])
+    a, dout = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    a[0, 0] = np.nan
+    b, gamma, beta = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(3))
+    kernels = fast._numba_kernels()
+    results = []
+    for train_forward, train_backward in [
+            (fast.batchnorm_relu_train_numpy, fast.batchnorm_relu_backward_numpy),
+            (kernels.batchnorm_relu_train, kernels.batchnorm_relu_backward)]:
+        xhat, out, da = a.copy(), np.empty_like(a), dout.copy()
+        stats = train_forward(xhat, b, gamma, beta, dtype(1e-5), out)
+        grads = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
+        train_backward(da, out.copy(), xhat, gamma, stats[2], *grads)
+        results.append((xhat, out, *stats, da, *grads))
+    for numpy_result, numba_result in zip(*results):
+        assert numba_result.dtype == dtype
+        np.testing.assert_array_equal(numba_result, numpy_result)
 
 
 def test_flat_views_share_one_buffer():
@@ -206,9 +227,9 @@ def test_per_parameter_step_takes_over_when_flat_is_not_exact(change):
     ref_solver = lockstep(make_model(fast_model=False), change)
 
     assert not solver.model.flat_params.holds(solver.model.params)
-    np.testing.assert_allclose(solver.loss_history, ref_solver.loss_history, rtol=1e-10)
+    assert solver.loss_history == ref_solver.loss_history
     for k, v in ref_solver.model.params.items():
-        np.testing.assert_allclose(solver.model.params[k], v, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(solver.model.params[k], v, err_msg=k)
 
 
 def test_other_update_rules_use_the_per_parameter_step():
