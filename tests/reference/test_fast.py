@@ -14,6 +14,7 @@ from reference import fast, optim
 from reference.fc_net import FullyConnectedNet
 from reference.solver import Solver
 
+
 def blobs(n: int, seed: int, d: int = 48, c: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(n, 3, 4, 4) images around one centre per class, and their labels."""
     rng = np.random.default_rng(seed)
