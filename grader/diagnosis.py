@@ -234,13 +234,16 @@ def _dropout_backward(dout: np.ndarray, cache: tuple, *, use_mask: bool = True,
 
 
 def _svm_loss(x: np.ndarray, y: np.ndarray, *, delta: float = 1.0, skip_correct: bool = True,
-              correct_grad: bool = True, average_loss: bool = True,
-              average_dx: bool = True) -> tuple[float, np.ndarray]:
+              correct_grad: bool = True, average_loss: bool = True, average_dx: bool = True,
+              drop_ties: bool = False) -> tuple[float, np.ndarray]:
+    """drop_ties: dx leaves out every class scoring exactly the correct class's score."""
     n, rows = x.shape[0], np.arange(x.shape[0])
     margins = np.maximum(0.0, x - x[rows, y][:, None] + delta)
     if skip_correct:
         margins[rows, y] = 0
     dx = (margins > 0).astype(x.dtype)
+    if drop_ties:
+        dx[x == x[rows, y][:, None]] = 0
     if correct_grad:
         dx[rows, y] -= dx.sum(axis=1)
     loss = margins.sum()
@@ -296,6 +299,35 @@ def _backward_reads_last_cache(layer: str) -> Fingerprint:
             f"runs after every forward; read everything from the cache argument.")
     return Fingerprint(f"{layer}_backward_uses_last_cache", f"layers.{layer}_backward", hint,
                        MappingProxyType({f"{layer}_forward": remembering_forward, f"{layer}_backward": backward_of_last}))
+
+
+_LEARNING_RATES = {"sgd": 1e-2, "sgd_momentum": 1e-2, "sgd_nesterov_momentum": 1e-2, "rmsprop": 1e-2, "adam": 1e-3}
+
+
+def _zero_is_default(rule: str, key: str, default: float) -> Fingerprint:
+    """`config.get(key) or default`: the correct rule, except that config[key] = 0 counts as missing."""
+    def step(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> Step:
+        config = dict(config or {})
+        if config.get(key) == 0:
+            config[key] = default
+        return _IMPLEMENTATIONS[rule](w, dw, config)
+
+    hint = (f"config['{key}'] = 0 is treated as missing (`config.get('{key}') or {default}`), but 0 is a "
+            f"valid {key}: use config.setdefault('{key}', {default}), which fills in a missing key only.")
+    return Fingerprint(f"{rule}_zero_{key}_is_default", f"optim.{rule}", hint, MappingProxyType({rule: step}))
+
+
+def _first_learning_rate(rule: str) -> Fingerprint:
+    """The correct rule, stepping with the learning rate of the first call it saw in this config."""
+    def step(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> Step:
+        config = dict(config or {})
+        config.setdefault("first_learning_rate", config.get("learning_rate", _LEARNING_RATES[rule]))
+        next_w, config = _IMPLEMENTATIONS[rule](w, dw, {**config, "learning_rate": config["first_learning_rate"]})
+        return next_w, config
+
+    hint = ("The step keeps the learning rate of the first call: the Solver's lr_decay changes "
+            "config['learning_rate'] between steps, so read it from config at every call.")
+    return Fingerprint(f"{rule}_first_learning_rate", f"optim.{rule}", hint, MappingProxyType({rule: step}))
 
 
 def _fingerprint(name: str, function: str, hint: str, **flags: Any) -> Fingerprint:
@@ -367,6 +399,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "squared gradient first, then use it.", stale=True),
     _fingerprint("rmsprop_ignores_epsilon", "optim.rmsprop",
                  IGNORES_EPSILON, fixed_epsilon=1e-8),
+    _zero_is_default("rmsprop", "decay_rate", 0.99),
+    _first_learning_rate("rmsprop"),
     # adam
     _fingerprint("adam_no_bias_correction", "optim.adam",
                  "Your step matches Adam without bias correction: divide v and a by (1 - beta1**t) and "
@@ -392,6 +426,9 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "and use the corrected ones only for the step.", store_corrected=True),
     _fingerprint("adam_ignores_epsilon", "optim.adam",
                  IGNORES_EPSILON, fixed_epsilon=1e-8),
+    _zero_is_default("adam", "beta1", 0.9),
+    _zero_is_default("adam", "beta2", 0.999),
+    _first_learning_rate("adam"),
     # affine
     _fingerprint("affine_no_reshape", "layers.affine_forward",
                  "Inputs with more than two dimensions fail: flatten each example of x into a row "

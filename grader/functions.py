@@ -85,11 +85,17 @@ def _describe(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
+LR_DECAY = 0.5
+
+
 def rule_probe(rule: str) -> Probe:
-    """Outputs: next_w and each state key, per step of the trajectory (config chained)."""
+    """Outputs: next_w and each state key, per step of the trajectory (config chained). When the
+    case sets a learning_rate, the returned config's is multiplied by LR_DECAY before the next
+    step, as the Solver's lr_decay does at an epoch's end: a rule must read it at every call."""
     def probe(ns: Namespace, case: dict) -> dict:
         w, config, outputs = case["w"], case["config"], {}
         steps = len(case["dws"])
+        decays = "learning_rate" in (config or {})
         for step, dw in enumerate(case["dws"], 1):
             result = ns[rule](fresh(w), fresh(dw), fresh(config))
             next_w, config = unpack(result, ("next_w", "config"), rule)
@@ -99,6 +105,8 @@ def rule_probe(rule: str) -> Probe:
             outputs["next_w" + tag] = next_w
             outputs.update({key + tag: config[key] for key in STATE_KEYS[rule] if key in config})
             w = as_array(next_w, "next_w")
+            if decays and "learning_rate" in config:
+                config["learning_rate"] *= LR_DECAY
         return outputs
     return probe
 
@@ -206,7 +214,8 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
 
 def backward_gradients(forward: str, backward: str, wrt: tuple[str, ...], grads: tuple[str, ...]):
     """Probe returning (analytic, numeric): the backward's outputs against centred differences
-    of the same namespace's forward, f = sum(forward(...) * dout)."""
+    of the same namespace's forward, f = sum(forward(...) * dout); numeric is None when two calls
+    of the forward on the same inputs differ (a dropout ignoring its seed): nothing to difference."""
     def analytic_and_numeric(ns: Namespace, case: dict) -> tuple[dict, dict]:
         def call_forward(**override):
             args = [override.get(k, case[k]) for k in FORWARD_ARGS[forward]]
@@ -215,9 +224,11 @@ def backward_gradients(forward: str, backward: str, wrt: tuple[str, ...], grads:
         def f(name: str, value: np.ndarray) -> float:
             return float(np.sum(as_array(call_forward(**{name: value})[0], "out") * case["dout"]))
 
-        _, cache = call_forward()
+        out, cache = call_forward()
         result = ns[backward](fresh(case["dout"]), cache)
         analytic = dict(zip(grads, unpack(result, grads, backward) if len(grads) > 1 else (result,)))
+        if not np.array_equal(as_array(out, "out"), as_array(call_forward()[0], "out")):
+            return analytic, None
         numeric = {g: numerical_gradient(lambda v, k=k: f(k, v), case[k]) for k, g in zip(wrt, grads)}
         return analytic, numeric
     return analytic_and_numeric

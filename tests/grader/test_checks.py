@@ -139,7 +139,41 @@ def adam_bias_correction_capped(w, dw, config=None):
     return next_w, config
 
 
+def adam_beta1_or_default(w, dw, config=None):
+    config = dict(config or {})
+    config["beta1"] = config.get("beta1") or 0.9   # a valid beta1 = 0 becomes 0.9
+    return REFERENCE["adam"](w, dw, config)
+
+
+def rmsprop_decay_or_default(w, dw, config=None):
+    config = dict(config or {})
+    config["decay_rate"] = config.get("decay_rate") or 0.99
+    return REFERENCE["rmsprop"](w, dw, config)
+
+
+def rmsprop_first_learning_rate(w, dw, config=None):
+    """Keeps the first call's learning rate: the Solver's lr_decay never reaches it."""
+    config = dict(config or {})
+    config.setdefault("frozen_lr", config.get("learning_rate", 1e-2))
+    next_w, config = REFERENCE["rmsprop"](w, dw, {**config, "learning_rate": config["frozen_lr"]})
+    return next_w, config
+
+
+def svm_ties_zeroed(x, y):
+    """Drops the correct class from dx with `x == x_y`, which drops every class tied with it."""
+    loss, _ = REFERENCE["svm_loss"](x, y)
+    rows = np.arange(len(y))
+    dx = (x - x[rows, y][:, None] + 1 > 0).astype(float)
+    dx[x == x[rows, y][:, None]] = 0
+    dx[rows, y] = -dx.sum(axis=1)
+    return loss, dx / len(y)
+
+
 @pytest.mark.parametrize("bug, function", [
+    ({"svm_loss": svm_ties_zeroed}, "layers.svm_loss"),
+    ({"adam": adam_beta1_or_default}, "optim.adam"),
+    ({"rmsprop": rmsprop_decay_or_default}, "optim.rmsprop"),
+    ({"rmsprop": rmsprop_first_learning_rate}, "optim.rmsprop"),
     ({"adam": adam_bias_correction_capped}, "optim.adam"),
     ({"softmax_loss": softmax_reseeding}, "layers.softmax_loss"),
     ({"softmax_loss": softmax_batch_max}, "layers.softmax_loss"),
@@ -228,3 +262,31 @@ def test_a_correct_dropout_that_drops_every_unit_keeps_its_gradient_point():
     assert check(Context(submission, REFERENCE, examples=4)).status == "passed"
     flat = gradient("layers.dropout_backward", st.just(case))(Context(submission, REFERENCE, examples=4))
     assert flat.status == "failed"   # what deterministic=False protects it from
+
+
+def test_a_correct_backward_keeps_its_gradient_point_when_the_forward_ignores_seed_0():
+    """`if dropout_param.get('seed'):` redraws the mask at every call for seed 0: centred
+    differences of such a forward mean nothing, and the forward's own checks say so."""
+    def dropout_ignoring_seed_0(x, dropout_param):
+        return REFERENCE["dropout_forward"](x, {k: v for k, v in dropout_param.items() if k != "seed" or v})
+
+    rng = np.random.default_rng(2)
+    case = {"x": rng.uniform(0.5, 2, (3, 4)), "dout": rng.uniform(-1, 1, (3, 4)),
+            "dropout_param": {"mode": "train", "p": 0.5, "seed": 0}}
+    submission = with_bug(dropout_forward=dropout_ignoring_seed_0)
+    check = gradient("layers.dropout_backward", st.just(case), deterministic=False)
+    assert check(Context(submission, REFERENCE, examples=4)).status == "passed"
+    assert run_all(submission)["layers.dropout_forward/property/random"].status == "failed"
+
+
+def test_a_softmax_guarding_its_log_keeps_the_zero_scores_point():
+    def softmax_log_guarded(x, y):
+        shifted = x - x.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(probs[np.arange(len(y)), y] + 1e-8))
+        dx = probs.copy()
+        dx[np.arange(len(y)), y] -= 1
+        return loss, dx / len(y)
+
+    outcomes = run_all(with_bug(softmax_loss=softmax_log_guarded))
+    assert outcomes["layers.softmax_loss/invariant/zero-scores"].status == "passed"
