@@ -234,16 +234,13 @@ def _dropout_backward(dout: np.ndarray, cache: tuple, *, use_mask: bool = True,
 
 
 def _svm_loss(x: np.ndarray, y: np.ndarray, *, delta: float = 1.0, skip_correct: bool = True,
-              correct_grad: bool = True, average_loss: bool = True, average_dx: bool = True,
-              drop_ties: bool = False) -> tuple[float, np.ndarray]:
-    """drop_ties: dx leaves out every class scoring exactly the correct class's score."""
+              correct_grad: bool = True, average_loss: bool = True,
+              average_dx: bool = True) -> tuple[float, np.ndarray]:
     n, rows = x.shape[0], np.arange(x.shape[0])
     margins = np.maximum(0.0, x - x[rows, y][:, None] + delta)
     if skip_correct:
         margins[rows, y] = 0
     dx = (margins > 0).astype(x.dtype)
-    if drop_ties:
-        dx[x == x[rows, y][:, None]] = 0
     if correct_grad:
         dx[rows, y] -= dx.sum(axis=1)
     loss = margins.sum()
@@ -349,6 +346,7 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "config['learning_rate'] before subtracting it.", use_lr=False),
     _fingerprint("sgd_sign_error", "optim.sgd",
                  "Your step goes uphill: SGD subtracts the scaled gradient from the weights.", sign=1.0),
+    _first_learning_rate("sgd"),
     # sgd_momentum
     _fingerprint("momentum_dropped", "optim.sgd_momentum",
                  "Your update ignores the old velocity: the new velocity is momentum times the "
@@ -367,6 +365,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("momentum_step_with_old_velocity", "optim.sgd_momentum",
                  "The weights move by the previous velocity: update the velocity first, then add the "
                  "new velocity to w.", step_with_old=True),
+    _zero_is_default("sgd_momentum", "momentum", 0.9),
+    _first_learning_rate("sgd_momentum"),
     # sgd_nesterov_momentum
     _fingerprint("nesterov_no_lookahead", "optim.sgd_nesterov_momentum",
                  "This is plain momentum, not Nesterov: undo the previous look-ahead (minus momentum "
@@ -382,6 +382,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("nesterov_velocity_not_stored", "optim.sgd_nesterov_momentum",
                  "The weights move correctly but the new velocity is not stored in the returned "
                  "config under 'velocity'.", store=False),
+    _zero_is_default("sgd_nesterov_momentum", "momentum", 0.9),
+    _first_learning_rate("sgd_nesterov_momentum"),
     # rmsprop
     _fingerprint("rmsprop_no_square", "optim.rmsprop",
                  "Your cache averages the gradient itself: RMSProp's cache 'a' is a moving average of "
