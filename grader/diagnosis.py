@@ -298,9 +298,6 @@ def _backward_reads_last_cache(layer: str) -> Fingerprint:
                        MappingProxyType({f"{layer}_forward": remembering_forward, f"{layer}_backward": backward_of_last}))
 
 
-_LEARNING_RATES = {"sgd": 1e-2, "sgd_momentum": 1e-2, "sgd_nesterov_momentum": 1e-2, "rmsprop": 1e-2, "adam": 1e-3}
-
-
 def _zero_is_default(rule: str, key: str, default: float) -> Fingerprint:
     """`config.get(key) or default`: the correct rule, except that config[key] = 0 counts as missing."""
     def step(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> Step:
@@ -315,12 +312,14 @@ def _zero_is_default(rule: str, key: str, default: float) -> Fingerprint:
 
 
 def _first_learning_rate(rule: str) -> Fingerprint:
-    """The correct rule, stepping with the learning rate of the first call it saw in this config."""
+    """The correct rule, stepping with the learning rate of the first call it saw in this config
+    (a config without one steps with the rule's default, as the correct rule does)."""
     def step(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> Step:
         config = dict(config or {})
-        config.setdefault("first_learning_rate", config.get("learning_rate", _LEARNING_RATES[rule]))
-        next_w, config = _IMPLEMENTATIONS[rule](w, dw, {**config, "learning_rate": config["first_learning_rate"]})
-        return next_w, config
+        if "learning_rate" in config:
+            config.setdefault("first_learning_rate", config["learning_rate"])
+            config["learning_rate"] = config["first_learning_rate"]
+        return _IMPLEMENTATIONS[rule](w, dw, config)
 
     hint = ("The step keeps the learning rate of the first call: the Solver's lr_decay changes "
             "config['learning_rate'] between steps, so read it from config at every call.")
