@@ -494,7 +494,7 @@ def dropout_expectation(ns: Namespace, case: dict) -> str | None:
 def dropout_backward_mask(ns: Namespace, case: dict) -> Finding | None:
     """dx = dout where the forward kept a unit (scaled like the forward), 0 where it dropped it.
     The forward runs without a seed, as in training, and a second forward runs before the backward,
-    so only the first forward's cache can give that dx."""
+    so only the first forward's cache can give that dx. Then, in train mode, _dropout_backward_at_zeros."""
     param = {k: v for k, v in case["dropout_param"].items() if k != "seed"}
     x, dout = case["x"], case["dout"]
     out, cache = unpack(ns["dropout_forward"](fresh(x), fresh(param)), ("out", "cache"), "dropout_forward")
@@ -505,13 +505,34 @@ def dropout_backward_mask(ns: Namespace, case: dict) -> Finding | None:
     want = dout * (out / x) if train else dout
     problem = _differs("dx", want, dx, 1e-6)
     if problem is None:
-        return None
+        return _dropout_backward_at_zeros(ns, case) if train else None
     known = {"dropout_backward_no_mask": dout, "dropout_backward_unscaled": dout * (out != 0),
              "dropout_backward_uses_last_cache": dout * (as_array(second_out, "out") / x)}
     named = next((name for name, wrong in known.items() if _differs("dx", wrong, dx, 1e-6) is None), None)
     if named is None and train and _another_mask(dout, as_array(dx, "dx"), param["p"]):
         named = "dropout_backward_redraws_mask"
     return Finding(f"dx should be dout masked and scaled exactly as your forward did: {problem}", named)
+
+
+def _dropout_backward_at_zeros(ns: Namespace, case: dict) -> Finding | None:
+    """With x exactly 0 at some units (as after a ReLU), a kept unit still passes dout / (1 - p):
+    dx does not depend on x. The mask is read off a forward of x (no zeros) under the case's seed;
+    a forward that does not repeat itself under a seed is left to the forward's own checks."""
+    x, dout, param = case["x"], case["dout"], case["dropout_param"]
+    zeroed = x.copy()
+    zeroed.flat[::3] = 0
+    scale = as_array(_dropout(ns, x, param), "out") / x
+    out, cache = unpack(ns["dropout_forward"](fresh(zeroed), fresh(param)), ("out", "cache"), "dropout_forward")
+    if _differs("out", zeroed * scale, as_array(out, "out"), 1e-6):
+        return None
+    _dropout(ns, x, {**param, "seed": param["seed"] + 1})   # another forward before the backward
+    dx = ns["dropout_backward"](fresh(dout), cache)
+    problem = _differs("dx", dout * scale, dx, 1e-6)
+    if problem is None:
+        return None
+    from_out = _differs("dx", dout * scale * (zeroed != 0), dx, 1e-6) is None
+    return Finding(f"with x exactly 0 at every third unit (as after a ReLU), a kept unit's dx should still be "
+                   f"dout / (1 - p): {problem}", "dropout_backward_mask_from_out" if from_out else None)
 
 
 def _another_mask(dout: np.ndarray, dx: np.ndarray, p: float) -> bool:
@@ -576,6 +597,27 @@ def loss_ignores_shift(name: str, shift: float = 1000.0):
                                f"subtract each row's maximum before exp): {problem}",
                                known if not finite and name == "softmax_loss" else None)
         return None
+    return prop
+
+
+def loss_of_confident_scores(name: str, gap: float = 1000.0):
+    """Lowering every wrong class's score by `gap` makes each row a confident right answer: loss 0
+    and dx 0, to within the relative tolerance of an order-1 loss (a guarded log(p + 1e-8) passes).
+    exp(gap) overflows float64, so a softmax shifted by less than each row's maximum (its minimum,
+    its mean) gives NaN here."""
+    def prop(ns: Namespace, case: dict) -> Finding | None:
+        x, y = case["x"].astype(np.float64), case["y"]
+        confident = np.where(np.eye(x.shape[1], dtype=bool)[y], x, x - gap)
+        loss, dx = unpack(ns[name](confident, fresh(y)), ("loss", "dx"), name)
+        rtol, _ = tolerance_for(case)
+        problem = (_differs("loss", 0.0, loss, rtol, rtol)
+                   or _differs("dx", np.zeros_like(x), as_array(dx, "dx"), rtol, rtol))
+        if problem is None:
+            return None
+        finite = np.all(np.isfinite(np.asarray(dx, dtype=float))) and np.isfinite(float(loss))
+        return Finding(f"with every wrong class's score lowered by {gap:g} (a confident right answer) the loss "
+                       f"and dx should be 0: {problem}",
+                       "softmax_min_shift" if not finite and name == "softmax_loss" else None)
     return prop
 
 
@@ -684,5 +726,8 @@ CHECKS: tuple[Check, ...] = (
         Check(f"layers.{name}/invariant/shift", f"layers.{name}", "invariant",
               "adding a constant to a row's scores changes nothing",
               invariant(gen.loss_cases(F64), loss_ignores_shift(name), examples=5)),
+        Check(f"layers.{name}/invariant/confident", f"layers.{name}", "invariant",
+              "a confident right answer costs nothing",
+              invariant(gen.loss_cases(F64), loss_of_confident_scores(name), examples=5)),
     )),
 )

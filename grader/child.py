@@ -38,7 +38,8 @@ Protocol: one wire frame each way per request, each preceded on its pipe by wire
     {"op": "drop", "handles": [Handle, ...]}                           -> {"ok": None}
     {"op": "ping"}                                                     -> {"ok": "pong"}
 
-A call's result positions listed in "opaque" (when the result is a tuple or list) stay in the
+A call's result crosses with dict, tuple and list subclasses (OrderedDict, namedtuple...) made
+plain. Its positions listed in "opaque" (when the result is a tuple or list) stay, as made, in the
 child's handle table and cross as Handles, numbered from "first_handle" on; "args_after" holds the
 post-call contents of the arguments that were sent as dicts or arrays; "random_state_changed" says
 whether the call changed numpy's global random state. A failed request answers {"error": kind,
@@ -743,14 +744,14 @@ class _Server:
         args = [self._resolve(value) for value in sent_args]
         kwargs = {name: self._resolve(value) for name, value in sent_kwargs.items()}
         random_state = _sample_random_state()
-        result = function(*args, **kwargs)
+        result = _plain(function(*args, **kwargs), depth=0)   # a namedtuple's cache stays as made
         return {
-            "ok": self._keep(result, request["opaque"], request["first_handle"]),
-            "args_after": {
+            "ok": _plain(self._keep(result, request["opaque"], request["first_handle"])),
+            "args_after": _plain({
                 "args": [arg if type(sent) in _RETURNED_ARGS else None for sent, arg in zip(sent_args, args)],
                 "kwargs": {name: kwargs[name] for name, sent in sent_kwargs.items()
                            if type(sent) in _RETURNED_ARGS},
-            },
+            }),
             "random_state_changed": _random_state_changed(random_state, _sample_random_state()),
         }
 
@@ -796,6 +797,22 @@ class _Server:
             return "".join(lines)[-_TRACEBACK_CHARS:]
         except BaseException:  # a submission's __str__ may fail too
             return ""
+
+
+def _plain(value: Any, depth: int = 32) -> Any:
+    """value with dict, tuple and list subclasses (OrderedDict, defaultdict, namedtuple...) made
+    the plain containers wire.encode takes, down to `depth` levels below it (0: value alone), read
+    through the base classes' own methods (no override runs). Anything else, and whatever lies
+    deeper (a value containing itself), is left for wire.encode to judge."""
+    kind = type(value)
+    if depth < 0:
+        return value
+    if issubclass(kind, dict):
+        return {key: _plain(item, depth - 1) for key, item in dict.items(value)}
+    for base in (tuple, list):
+        if issubclass(kind, base):
+            return base(_plain(item, depth - 1) for item in base.__iter__(value))
+    return value
 
 
 def _sample_random_state() -> tuple | None:

@@ -216,19 +216,23 @@ def _dropout_forward(x: np.ndarray, dropout_param: dict, *, p_is_keep: bool = Fa
     if mode == "train" or drop_at_test:
         kept = np.random.rand(*x.shape) < keep
         mask = kept / keep if inverted else kept * 1.0
-        return x * mask, (mode, kept, mask, keep)
-    return (x * keep if test_scale else x), (mode, None, None, keep)
+        return x * mask, (mode, kept, mask, keep, x)
+    return (x * keep if test_scale else x), (mode, None, None, keep, x)
 
 
 def _dropout_backward(dout: np.ndarray, cache: tuple, *, use_mask: bool = True,
-                      scale: bool = True, redraw: bool = False) -> np.ndarray:
+                      scale: bool = True, redraw: bool = False, from_out: bool = False) -> np.ndarray:
     """scale=False applies the bare 0/1 mask, without the forward's 1/(1 - p);
-    redraw=True draws a new mask instead of using the forward's."""
-    mode, kept, mask, keep = cache
+    redraw=True draws a new mask instead of using the forward's; from_out=True reads the mask
+    off the forward's output (out != 0), which also drops the kept units whose x was 0."""
+    mode, kept, mask, keep, x = cache
     if mode != "train" or not use_mask:
         return dout
     if redraw:
         kept = np.random.rand(*dout.shape) < keep
+        mask = kept / keep
+    if from_out:
+        kept = x * mask != 0
         mask = kept / keep
     return dout * (mask if scale else kept)
 
@@ -249,13 +253,15 @@ def _svm_loss(x: np.ndarray, y: np.ndarray, *, delta: float = 1.0, skip_correct:
 
 def _softmax_loss(x: np.ndarray, y: np.ndarray, *, subtract_one: bool = True,
                   average_loss: bool = True, average_dx: bool = True, subtract_max: bool = True,
-                  in_place: bool = False, global_max: bool = False) -> tuple[float, np.ndarray]:
+                  in_place: bool = False, global_max: bool = False,
+                  min_shift: bool = False) -> tuple[float, np.ndarray]:
     """in_place: the row maxima are subtracted from the caller's x itself; global_max: the
-    largest score of the whole batch is subtracted instead of each row's."""
+    largest score of the whole batch is subtracted instead of each row's; min_shift: each row's
+    smallest score is."""
     n, rows = x.shape[0], np.arange(x.shape[0])
     if in_place:
         x -= x.max(axis=1, keepdims=True)
-    top = x.max() if global_max else x.max(axis=1, keepdims=True)
+    top = x.max() if global_max else x.min(axis=1, keepdims=True) if min_shift else x.max(axis=1, keepdims=True)
     shifted = x - top if subtract_max else x
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     dx = np.exp(log_p)
@@ -533,6 +539,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     _fingerprint("dropout_backward_redraws_mask", "layers.dropout_backward",
                  "The backward pass draws a mask of its own: without a seed it differs from the "
                  "forward's, so use the mask the forward kept in the cache.", redraw=True),
+    _fingerprint("dropout_backward_mask_from_out", "layers.dropout_backward",
+                 "The backward pass takes the mask to be out != 0, so a kept unit whose input was exactly 0 "
+                 "(after a ReLU, say) gets no gradient: keep the forward's mask itself in the cache.",
+                 from_out=True),
     _fingerprint("dropout_backward_no_mask", "layers.dropout_backward",
                  "The backward pass ignores the mask: multiply dout by the same mask (and scale) "
                  "as the forward pass.", use_mask=False),
@@ -569,6 +579,10 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                  "You subtract the largest score of the whole batch: a row whose scores are far below "
                  "it underflows to exp(...) = 0 and log 0 = -inf; subtract each row's own maximum "
                  "(x.max(axis=1, keepdims=True)).", global_max=True),
+    _fingerprint("softmax_min_shift", "layers.softmax_loss",
+                 "You subtract each row's minimum score (or another value below its maximum): for a "
+                 "confident row, exp of the gap to the maximum overflows to inf and the loss is NaN; "
+                 "subtract each row's maximum (x.max(axis=1, keepdims=True)).", min_shift=True),
     _fingerprint("softmax_not_averaged", "layers.softmax_loss",
                  "The loss and dx are summed over the batch: divide both by N.",
                  average_loss=False, average_dx=False),

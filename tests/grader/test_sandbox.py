@@ -202,6 +202,45 @@ def test_results_cross_faithfully_or_as_bad_output():
         assert sandbox.call("optim", "value", "list") == [1, [2.5, None]]
 
 
+def test_dict_tuple_and_list_subclasses_cross_as_plain_containers_and_caches_stay_as_made():
+    """A namedtuple or an OrderedDict is a correct result (it unpacks and reads like the plain
+    one); its contents cross as stored, whatever its own methods say; a kept cache is untouched."""
+    source = """
+        from collections import OrderedDict, defaultdict, namedtuple
+        import numpy as np
+        Forward, Cache = namedtuple("Forward", "out cache"), namedtuple("Cache", "x scale")
+        class Liar(dict):
+            def items(self):
+                return [("lr", 0.0)]
+            def __iter__(self):
+                return iter(["lr"])
+        class Steps(list):
+            def __iter__(self):
+                return iter([0])
+        def rule(w, config=None):
+            config = OrderedDict(config or {})
+            config["t"] = config.get("t", 0) + 1
+            config["counts"] = defaultdict(int, {"calls": 1})
+            return Forward(w - 1.0, config)
+        def scale_forward(x):
+            return Forward(2.0 * x, Cache(x, 2.0))
+        def scale_backward(dout, cache):
+            return dout * cache.scale             # reads the cache by name
+        def liar():
+            return Liar(lr=0.5), Steps([1, 2])
+    """
+    with box(source) as sandbox:
+        next_w, config = sandbox.call("optim", "rule", np.ones(2), {"t": 3})
+        out, cache = sandbox.function("optim", "scale_forward", opaque=[1])(np.ones(2))
+        dx = sandbox.call("optim", "scale_backward", np.ones(2), cache)
+        lie = sandbox.call("optim", "liar")
+    np.testing.assert_array_equal(next_w, np.zeros(2))
+    assert type(config) is dict and config == {"t": 4, "counts": {"calls": 1}}
+    assert type(config["counts"]) is dict
+    np.testing.assert_array_equal(dx, np.full(2, 2.0))
+    assert lie == ({"lr": 0.5}, [1, 2]) and type(lie) is tuple
+
+
 # -- failures of the code itself ---------------------------------------------------------------
 
 
