@@ -16,8 +16,8 @@ BatchNorm1d - ReLU stack, float32) with torch.optim.Adam default and fused=True.
 runs them alternately, one window of --iterations steps at a time, --windows rounds in a
 rotating order, and takes medians and minima. The matmul floor is the job's GEMM FLOPs
 (forward and backward, no input gradient for the first layer) over a float32 GEMM rate
-measured in the same run (2048 x 2048 matrices); "GEMMs alone" times the job's 13 GEMMs at
-their shapes. Peak memory is each worker's peak RSS (VmHWM). On a shared machine each window
+measured in the same run (2048 x 2048 matrices); "GEMMs alone" times the job's 11 GEMMs at
+their shapes, in numpy and in PyTorch (whose step is built on them). Peak memory is each worker's peak RSS (VmHWM). On a shared machine each window
 first waits (up to --patience seconds per window) until the CPUs are at least --idle idle over
 one second; the idle fractions seen are printed under the table.
 
@@ -146,15 +146,19 @@ def torch_job(fused: bool) -> tuple:
     return step, check
 
 
-def gemm_rates() -> tuple[float, float]:
-    """-> (float32 GFLOP/s of a 2048 x 2048 matmul (best of 3), ms of the job's 13 GEMMs
-    at their shapes (median of 20))."""
+def gemm_rates(library: str = 'numpy') -> tuple[float, float]:
+    """-> (float32 GFLOP/s of a 2048 x 2048 matmul (best of 3), ms of the job's 11 GEMMs
+    at their shapes (median of 20)), in numpy or, library='torch', in PyTorch."""
     rng = np.random.default_rng(2)
-    A, B = (rng.standard_normal((2048, 2048), dtype=np.float32) for _ in range(2))
+    as_operand = np.asarray
+    if library == 'torch':
+        import torch
+        as_operand = torch.from_numpy
+    A, B = (as_operand(rng.standard_normal((2048, 2048), dtype=np.float32)) for _ in range(2))
     square = min(timed(lambda: A @ B) for _ in range(3))
     pairs = []   # (x, w, dout) per layer
     for d_in, d_out in zip(DIMS, DIMS[1:]):
-        pairs.append(tuple(rng.standard_normal(s, dtype=np.float32)
+        pairs.append(tuple(as_operand(rng.standard_normal(s, dtype=np.float32))
                            for s in ((BATCH, d_in), (d_in, d_out), (BATCH, d_out))))
 
     def job_gemms() -> None:
@@ -178,7 +182,8 @@ def timed(f) -> float:
 
 def worker(job: str) -> None:
     """Answers JSON requests on stdin, one per line: {"steps": n} -> seconds for n steps,
-    {"check": n} -> seconds for n checks, {"gemm": 1} -> gemm_rates(), {"rss": 1} -> bytes."""
+    {"check": n} -> seconds for n checks, {"gemm": 1} -> gemm_rates() in the worker's library,
+    {"rss": 1} -> bytes."""
     jobs = {'reference float32': lambda: reference_job(np.float32),
             'reference float32, no numba': lambda: reference_job(np.float32, numba=False),
             'reference float64': lambda: reference_job(np.float64),
@@ -195,7 +200,7 @@ def worker(job: str) -> None:
         elif 'check' in request:
             answer = timed(lambda: [check() for _ in range(request['check'])])
         elif 'gemm' in request:
-            answer = gemm_rates()
+            answer = gemm_rates('torch' if job.startswith('torch') else 'numpy')
         else:
             answer = peak_rss()
         print(json.dumps(answer), flush=True)
@@ -221,12 +226,13 @@ class Worker:
 
 def measure(windows: int, iterations: int, checks: int, idle: float, patience: float) -> dict:
     """Alternating windows -> {name: {'ms': [...], 'check_ms': [...], 'rss': bytes}},
-    'gemm': [(GFLOP/s, job GEMMs ms)], 'idle': [idle fraction before each window]."""
+    'gemm' and 'torch gemm': [(GFLOP/s, job GEMMs ms)] in numpy and in PyTorch,
+    'idle': [idle fraction before each window]."""
     workers = [Worker(name) for name in WORKERS]
     for w in workers:
         assert json.loads(w.process.stdout.readline()) == 'ready'
     results = {w.name: {'ms': [], 'check_ms': []} for w in workers}
-    results.update(gemm=[], idle=[])
+    results.update({'gemm': [], 'torch gemm': [], 'idle': []})
     for window in range(windows):
         deadline = time.monotonic() + patience
         for w in workers[window % len(workers):] + workers[:window % len(workers)]:
@@ -237,6 +243,7 @@ def measure(windows: int, iterations: int, checks: int, idle: float, patience: f
         time.sleep(SETTLE_S)
         results['idle'].append(wait_for_idle(idle, deadline))
         results['gemm'].append(workers[0].ask(gemm=1))
+        results['torch gemm'].append(workers[WORKERS.index('torch Adam fused')].ask(gemm=1))
         print(f'window {window + 1}/{windows} done', file=sys.stderr)
     for w in workers:
         results[w.name]['rss'] = w.ask(rss=1)
@@ -263,8 +270,12 @@ def table(results: dict) -> str:
         ms, check_ms = med[name]
         lines.append(f'| {name} | {ms:.1f} | {best[name]:.1f} | {check_ms:.0f} | {job_s(ms, check_ms):.0f} | '
                      f'{ms / fused_ms:.2f} | {results[name]["rss"] / 2**20:.0f} |')
-    lines.append(f'| the job\'s 13 GEMMs alone | {gemms_ms:.1f} | {min(g[1] for g in results["gemm"]):.1f} | | '
+    lines.append(f'| the job\'s 11 GEMMs alone | {gemms_ms:.1f} | {min(g[1] for g in results["gemm"]):.1f} | | '
                  f'{JOB_ITERATIONS * gemms_ms / 1e3:.0f} | {gemms_ms / fused_ms:.2f} | |')
+    torch_gemms = [g[1] for g in results['torch gemm']]
+    lines.append(f'| the same GEMMs in PyTorch | {statistics.median(torch_gemms):.1f} | {min(torch_gemms):.1f} | | '
+                 f'{JOB_ITERATIONS * statistics.median(torch_gemms) / 1e3:.0f} | '
+                 f'{statistics.median(torch_gemms) / fused_ms:.2f} | |')
     lines.append(f'| matmul floor: {gemm_flops() / 1e6:.0f} MFLOP at {rate:.0f} GFLOP/s | {floor_ms:.1f} | | | '
                  f'{JOB_ITERATIONS * floor_ms / 1e3:.0f} | {floor_ms / fused_ms:.2f} | |')
     lines.append('')

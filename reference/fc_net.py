@@ -171,6 +171,9 @@ class FullyConnectedNet:
             return scores
 
         loss, dscores = softmax_loss(scores, y)
+        # The last call's buffer goes first, so malloc can hand its cache-warm memory back
+        # (a caller still holding the last grads keeps that buffer; this call gets another).
+        self.flat_grads = None
         self.flat_grads = fast.Flat({k: v.shape for k, v in p.items()}, self.dtype, zero=False)
         g = dict(self.flat_grads.views)
         dh = fast.affine_backward(dscores, h, p[f'W{L}'], g[f'W{L}'], g[f'b{L}'], L > 1)
