@@ -17,9 +17,10 @@ runs them alternately, one window of --iterations steps at a time, --windows rou
 rotating order, and takes medians and minima. The matmul floor is the job's GEMM FLOPs
 (forward and backward, no input gradient for the first layer) over a float32 GEMM rate
 measured in the same run (2048 x 2048 matrices); "GEMMs alone" times the job's 11 GEMMs at
-their shapes, in numpy and in PyTorch (whose step is built on them). Peak memory is each worker's peak RSS (VmHWM). On a shared machine each window
-first waits (up to --patience seconds per window) until the CPUs are at least --idle idle over
-one second; the idle fractions seen are printed under the table.
+their shapes, in numpy and in PyTorch (whose step is built on them). Peak memory is each
+worker's peak RSS (VmHWM). On a shared machine each window first waits (up to --patience
+seconds per window) until the CPUs are at least --idle idle over one second; the idle
+fractions seen are printed under the table.
 
 Prints a Markdown table: ms per iteration (median and best window), ms per accuracy check,
 the whole-job projection, the ratio to fused Adam, peak RSS. The best window is the run's

@@ -261,7 +261,7 @@ def _softmax_loss(x: np.ndarray, y: np.ndarray, *, subtract_one: bool = True,
     n, rows = x.shape[0], np.arange(x.shape[0])
     if in_place:
         x -= x.max(axis=1, keepdims=True)
-    top = x.max() if global_max else x.min(axis=1, keepdims=True) if min_shift else x.max(axis=1, keepdims=True)
+    top = x.max() if global_max else (x.min if min_shift else x.max)(axis=1, keepdims=True)
     shifted = x - top if subtract_max else x
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     dx = np.exp(log_p)
