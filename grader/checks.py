@@ -575,6 +575,11 @@ def loss_is_averaged(name: str):
     return prop
 
 
+def _finite(loss: Any, dx: Any) -> bool:
+    """Whether a loss and its dx hold no inf or NaN."""
+    return bool(np.all(np.isfinite(np.asarray(dx, dtype=float)))) and bool(np.isfinite(float(loss)))
+
+
 def loss_ignores_shift(name: str, shift: float = 1000.0):
     """Adding `shift` to every score, then shift * (i + 1) to the scores of row i, changes neither
     loss nor dx: both depend on differences within a row only. exp(1000) overflows float64, so a
@@ -589,7 +594,7 @@ def loss_ignores_shift(name: str, shift: float = 1000.0):
             problem = (_differs("loss", loss, shifted_loss, 1e-9, atol)
                        or _differs("dx", as_array(dx, "dx"), shifted_dx, 1e-9, atol))
             if problem:
-                finite = np.all(np.isfinite(np.asarray(shifted_dx, dtype=float))) and np.isfinite(float(shifted_loss))
+                finite = _finite(shifted_loss, shifted_dx)
                 known = "softmax_global_max" if per_row else "softmax_no_max_shift"
                 added = (f"{shift:g} to every score of the first row, {2 * shift:g} to the second, and so on,"
                          if per_row else f"{shift:g} to every score")
@@ -614,7 +619,7 @@ def loss_of_confident_scores(name: str, gap: float = 1000.0):
                    or _differs("dx", np.zeros_like(x), as_array(dx, "dx"), rtol, rtol))
         if problem is None:
             return None
-        finite = np.all(np.isfinite(np.asarray(dx, dtype=float))) and np.isfinite(float(loss))
+        finite = _finite(loss, dx)
         return Finding(f"with every wrong class's score lowered by {gap:g} (a confident right answer) the loss "
                        f"and dx should be 0: {problem}",
                        "softmax_min_shift" if not finite and name == "softmax_loss" else None)
